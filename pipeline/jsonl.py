@@ -1,0 +1,86 @@
+"""JSONL and JSON files, written atomically.
+
+A file is written to a temporary name in its own folder, flushed to disk and
+renamed into place, so a crash never leaves a half-written file that a rerun
+would take for complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator
+
+import orjson
+
+_DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+
+
+class OutputError(OSError):
+    """An output could not be written; the message names the path."""
+
+
+def dumps(record: Any) -> bytes:
+    """One JSON line (with its line feed)."""
+    return orjson.dumps(record, option=_DUMP_OPTIONS)
+
+
+@contextmanager
+def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary writing; it appears, complete, only on success."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        _remove_quietly(tmp)
+        raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_jsonl(path: Path | str, records: Iterable[Any]) -> int:
+    """Write records as JSONL atomically; returns how many were written."""
+    count = 0
+    with atomic_writer(path) as handle:
+        for record in records:
+            handle.write(dumps(record))
+            count += 1
+    return count
+
+
+def write_json(path: Path | str, data: Any) -> None:
+    """Write one JSON document atomically, indented for people."""
+    with atomic_writer(path) as handle:
+        handle.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | _DUMP_OPTIONS))
+
+
+def read_jsonl(path: Path | str) -> Iterator[Any]:
+    """Read back a JSONL file this pipeline wrote."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield orjson.loads(line)
+
+
+def read_json(path: Path | str) -> Any:
+    with open(path, "rb") as handle:
+        return orjson.loads(handle.read())

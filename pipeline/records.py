@@ -1,0 +1,88 @@
+"""The records that flow between stages, one dataclass each.
+
+Every stage reads and writes JSONL of these records, so any stage's output can be
+opened with ``head``, ``jq`` or ``grep``, and a stage can be rerun on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Article:
+    """One article on its way through the pipeline.
+
+    ``fixes`` accumulates what each stage changed: ``decoding`` (how bytes were
+    decoded), ``encoding`` (ftfy repairs), ``removed_lines`` (lines removed per rule).
+    """
+
+    id: str
+    title: str | None
+    text: str
+    captions: list[str]
+    url: str | None
+    date: str
+    source: dict[str, Any]  # file (relative to the night's folder), index, line
+    fixes: dict[str, Any]
+    published: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    # Source line of the first line of ``text`` (plain-text dumps); None for JSONL,
+    # where every line of a record's text comes from the record's line.
+    text_line: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique within a night even when input ids repeat: file and position."""
+        return f"{self.source['file']}#{self.source['index']}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_output(self) -> dict[str, Any]:
+        """The record as written to ``articles.jsonl`` (internal fields left out)."""
+        out = asdict(self)
+        del out["text_line"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Article":
+        return cls(**data)
+
+    def line_of(self, text_index: int) -> int | None:
+        """Source line of line ``text_index`` (0-based) of the article's raw text."""
+        if self.text_line is None:
+            return self.source.get("line")
+        return self.text_line + text_index
+
+
+@dataclass
+class Rejection:
+    """Input that could not become an article, and why; written to ``rejected.jsonl``."""
+
+    file: str
+    reason: str
+    stage: str
+    line: int | None = None
+    offset: int | None = None
+    id: str | None = None
+    excerpt: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+EXCERPT_CHARS = 200
+
+
+def excerpt(text: str | bytes, limit: int = EXCERPT_CHARS) -> str:
+    """The start of an offending input, printable, for people to recognise it.
+
+    >>> excerpt(b"\\xff\\xfebinary\\x00junk")
+    '\\\\xff\\\\xfebinary\\\\x00junk'
+    """
+    if isinstance(text, bytes):
+        text = text[: limit * 4].decode("ascii", errors="backslashreplace")
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text[:limit]

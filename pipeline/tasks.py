@@ -1,0 +1,300 @@
+"""The nightly Luigi chain, read top to bottom as the data's path.
+
+    RawNight(date)                      the scraper's folder RAW_DIR/YYYY-MM-DD
+      -> ReadFile(date, file)           split into articles         stages/1-read/
+      -> RepairFile(date, file)         encoding repair (ftfy)      stages/2-repair/
+      -> CleanFile(date, file)          boilerplate removal         stages/3-clean/
+      -> SignFile(date, file)           shingles + MinHash          stages/4-sign/
+      -> Deduplicate(date)              exact + near duplicates     stages/5-dedup/
+      -> CleanCorpus(date)              the night's outputs         OUT_DIR/YYYY-MM-DD/
+
+Per-file tasks let several workers share a night. Tasks only move records
+between files; the text work is done by the plain functions they call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import luigi
+
+from pipeline import boilerplate, dedup, encoding, readers
+from pipeline.docstore import load_docs, save_docs
+from pipeline.jsonl import read_json, read_jsonl, write_json, write_jsonl
+from pipeline.records import Article, Rejection
+from pipeline.report import build_report
+from pipeline.settings import dedup_config, night_paths, pipeline
+
+__all__ = ["CleanCorpus", "pipeline"]
+
+
+class RawNight(luigi.ExternalTask):
+    """A night's raw folder, written by the scraper."""
+
+    date = luigi.DateParameter()
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(night_paths(self.date).raw))
+
+
+class NightTask(luigi.Task):
+    """A task about one night."""
+
+    date = luigi.DateParameter()
+
+    @property
+    def paths(self):
+        return night_paths(self.date)
+
+    def night_files(self) -> list[str]:
+        """The night's readable files, listed once per task instance (late files wait)."""
+        if not hasattr(self, "_listing"):
+            raw = self.paths.raw
+            self._listing = readers.list_night(raw) if raw.is_dir() else ([], [])
+        return self._listing[0]
+
+
+class FileTask(NightTask):
+    """A per-file stage: writes articles, rejections and stats for one raw file."""
+
+    file = luigi.Parameter()
+    stage_dir: str = ""
+    parts = {"articles": "articles.jsonl", "rejected": "rejected.jsonl", "stats": "stats.json"}
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        return {
+            name: luigi.LocalTarget(str(self.paths.stage_file(self.stage_dir, self.file, suffix)))
+            for name, suffix in self.parts.items()
+        }
+
+    def read_articles(self) -> Iterable[Article]:
+        for record in read_jsonl(self.input()["articles"].path):
+            yield Article.from_dict(record)
+
+    def write(self, articles: list[Article], rejections: list[Rejection], counts: dict, started: float,
+              extra: dict[str, list[Any]] | None = None) -> None:
+        out = self.output()
+        for name, records in (extra or {}).items():
+            write_jsonl(out[name].path, records)
+        write_jsonl(out["rejected"].path, (r.to_dict() for r in rejections))
+        write_jsonl(out["articles"].path, (a.to_dict() for a in articles))
+        write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+        self.set_status_message(f"{self.file}: {counts}")
+
+
+class ReadFile(FileTask):
+    """Split one raw file into articles (decoding bytes on the way)."""
+
+    stage_dir = "1-read"
+
+    def requires(self) -> RawNight:
+        return RawNight(self.date)
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        result = readers.read_file(self.paths.raw, self.file, self.paths.date)
+        counts = {"articles": len(result.articles), "rejected": len(result.rejections)}
+        self.write(result.articles, result.rejections, counts, started)
+
+
+class RepairFile(FileTask):
+    """Repair encoding damage in one file's articles."""
+
+    stage_dir = "2-repair"
+
+    def requires(self) -> ReadFile:
+        return ReadFile(date=self.date, file=self.file)
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        articles = [encoding.repair_article(a) for a in self.read_articles()]
+        fixes = Counter(f for a in articles for f in a.fixes["encoding"]["fixes"])
+        counts = {
+            "articles": len(articles),
+            "repaired": sum(a.fixes["encoding"]["repaired"] for a in articles),
+            "fixes": dict(sorted(fixes.items())),
+        }
+        self.write(articles, [], counts, started)
+
+
+class CleanFile(FileTask):
+    """Remove boilerplate from one file's articles; every removed line is kept in `removed`."""
+
+    stage_dir = "3-clean"
+    parts = {**FileTask.parts, "removed": "removed.jsonl"}
+
+    def requires(self) -> RepairFile:
+        return RepairFile(date=self.date, file=self.file)
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        min_words = pipeline().min_words
+        kept, rejections, removed = [], [], []
+        rules: Counter[str] = Counter()
+        for article in self.read_articles():
+            article, removals, rejection = boilerplate.clean_article(article, min_words)
+            for removal in removals:
+                rules[removal.rule] += 1
+                removed.append(
+                    {"id": article.id, "file": self.file, "line": removal.line,
+                     "rule": removal.rule, "text": removal.text}
+                )
+            if rejection is None:
+                kept.append(article)
+            else:
+                rejections.append(rejection)
+        counts = {
+            "articles_in": len(kept) + len(rejections),
+            "articles_out": len(kept),
+            "rejected": len(rejections),
+            "lines_removed": dict(sorted(rules.items())),
+        }
+        self.write(kept, rejections, counts, started, extra={"removed": removed})
+
+
+class SignFile(NightTask):
+    """Fingerprint one file's clean articles: words, shingles, MinHash signatures."""
+
+    file = luigi.Parameter()
+
+    def requires(self) -> CleanFile:
+        return CleanFile(date=self.date, file=self.file)
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(self.paths.stage_file("4-sign", self.file, "docs.npz")))
+
+    def run(self) -> None:
+        records = [
+            {"key": a.key, "id": a.id, "text": a.text, "title": a.title, "published": a.published}
+            for a in (Article.from_dict(r) for r in read_jsonl(self.input()["articles"].path))
+        ]
+        config = dedup_config()
+        save_docs(self.output().path, dedup.make_docs(records, self.paths.date, config), config.num_perm)
+
+
+class Deduplicate(NightTask):
+    """Exact and near-duplicate decisions for the whole night."""
+
+    def requires(self) -> dict[str, Any]:
+        if not self.paths.raw.is_dir():
+            return {"raw": RawNight(self.date)}
+        return {"sign": [SignFile(date=self.date, file=f) for f in self.night_files()]}
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        stage = self.paths.stages / "5-dedup"
+        return {
+            "decisions": luigi.LocalTarget(str(stage / "decisions.jsonl")),
+            "stats": luigi.LocalTarget(str(stage / "stats.json")),
+        }
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        config = dedup_config()
+        docs = [doc for target in self.input()["sign"] for doc in load_docs(target.path)]
+        for rank, doc in enumerate(docs):
+            doc.rank = rank
+        result = dedup.deduplicate(docs, config)
+        decisions = []
+        for doc in docs:
+            match = result.dropped.get(doc.key)
+            if match is None:
+                decisions.append({"key": doc.key, "id": doc.id, "status": "kept"})
+            else:
+                decisions.append({
+                    "key": doc.key, "id": doc.id, "status": "duplicate",
+                    "dup_of": match.dup_of.id, "dup_of_key": match.dup_of.key,
+                    "dup_of_night": match.dup_of.night,
+                    "similarity": match.similarity, "method": match.method,
+                })
+        methods = Counter(m.method for m in result.dropped.values())
+        counts = {
+            "articles_in": len(docs),
+            "kept": len(result.kept),
+            "duplicates": {"exact": methods["exact"], "minhash": methods["minhash"]},
+            "threshold": config.threshold,
+            "num_perm": config.num_perm,
+            "shingle_size": config.shingle_size,
+            "bands": config.bands,
+            "rows": config.rows,
+            "keep": config.keep,
+        }
+        out = self.output()
+        write_jsonl(out["decisions"].path, decisions)
+        write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+
+
+class CleanCorpus(NightTask):
+    """The night's outputs: articles, duplicates, rejected, removed lines, report."""
+
+    def requires(self) -> dict[str, Any]:
+        deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date)}
+        if self.paths.raw.is_dir():
+            files = self.night_files()
+            deps["read"] = [ReadFile(date=self.date, file=f) for f in files]
+            deps["repair"] = [RepairFile(date=self.date, file=f) for f in files]
+            deps["clean"] = [CleanFile(date=self.date, file=f) for f in files]
+        return deps
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        out = self.paths.out
+        names = ("articles.jsonl", "duplicates.jsonl", "rejected.jsonl", "removed.jsonl", "report.json")
+        return {name.split(".")[0]: luigi.LocalTarget(str(out / name)) for name in names}
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        inputs = self.input()
+        files = self.night_files()
+        decisions = {d["key"]: d for d in read_jsonl(inputs["dedup"]["decisions"].path)}
+
+        articles, duplicates = [], []
+        for target in inputs["clean"]:
+            for record in read_jsonl(target["articles"].path):
+                article = Article.from_dict(record)
+                decision = decisions[article.key]
+                if decision["status"] == "kept":
+                    articles.append(article.to_output())
+                else:
+                    duplicates.append({
+                        "id": article.id, "title": article.title, "dup_of": decision["dup_of"],
+                        "dup_of_night": decision["dup_of_night"],
+                        "similarity": decision["similarity"], "method": decision["method"],
+                        "source": article.source,
+                    })
+
+        _, listing_rejections = readers.list_night(self.paths.raw)
+        rejected = [r.to_dict() for r in listing_rejections]
+        for stage in ("read", "clean"):
+            for target in inputs[stage]:
+                rejected.extend(read_jsonl(target["rejected"].path))
+        rejected.sort(key=_rejection_order)
+        removed = [r for target in inputs["clean"] for r in read_jsonl(target["removed"].path)]
+
+        stats = {
+            stage: [read_json(t["stats"].path) for t in inputs[stage]]
+            for stage in ("read", "repair", "clean")
+        }
+        stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
+        out = self.output()
+        write_jsonl(out["articles"].path, articles)
+        write_jsonl(out["duplicates"].path, duplicates)
+        write_jsonl(out["rejected"].path, rejected)
+        write_jsonl(out["removed"].path, removed)
+        report = build_report(
+            self.paths.date, files, stats, rejected, len(articles), time.perf_counter() - started
+        )
+        write_json(out["report"].path, report)
+
+
+_STAGE_ORDER = {"list": 0, "read": 1, "repair": 2, "clean": 3}
+
+
+def _rejection_order(record: dict) -> tuple:
+    return (record["file"], _STAGE_ORDER.get(record["stage"], 9), record["line"] or 0, record["offset"] or 0)
+
+
+def output_paths(date) -> dict[str, Path]:
+    """The night's output files (for tools that inspect a night)."""
+    return {name: Path(t.path) for name, t in CleanCorpus(date=date).output().items()}
