@@ -30,7 +30,6 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from datasketch.lsh import _optimal_param
 from datasketch.minhash import _fmix
 
 _WORD_RE = re.compile(r"\w+")
@@ -52,8 +51,9 @@ class DedupConfig:
     seed: int = 1
     scheme: str = "affine32"
     keep: str = "first"
-    bands: int = 0  # 0: chosen by datasketch's optimiser for the threshold
+    bands: int = 0  # 0: chosen for the threshold and lsh_recall (see choose_bands)
     rows: int = 0
+    lsh_recall: float = 0.99
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -65,11 +65,35 @@ class DedupConfig:
         if self.shingle_size < 1:
             raise ValueError("shingle_size must be at least 1")
         if not self.bands or not self.rows:
-            bands, rows = _optimal_param(self.threshold, self.num_perm, 0.5, 0.5)
+            bands, rows = choose_bands(self.threshold, self.num_perm, self.lsh_recall)
             object.__setattr__(self, "bands", bands)
             object.__setattr__(self, "rows", rows)
         if self.bands * self.rows > self.num_perm:
             raise ValueError("bands x rows must not exceed num_perm")
+
+
+def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that LSH proposes a pair of this Jaccard similarity: 1 - (1 - s^r)^b."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def choose_bands(threshold: float, num_perm: int, recall: float) -> tuple[int, int]:
+    """Bands x rows for a threshold: the most rows per band (fewest false candidates)
+    that still propose a pair *at* the threshold with at least ``recall`` probability.
+
+    Every candidate is confirmed by its real Jaccard similarity, so a false candidate
+    costs a little time while a missed pair is a duplicate left in the output.
+    (datasketch's own optimiser balances both, which at 0.8 proposes only 40 % of
+    the pairs at 0.8.)
+
+    >>> choose_bands(0.8, 128, 0.99)
+    (21, 6)
+    """
+    for rows in range(num_perm // 2, 0, -1):
+        bands = num_perm // rows
+        if bands >= 2 and candidate_probability(threshold, bands, rows) >= recall:
+            return bands, rows
+    return num_perm // 2, 2
 
 
 def words(text: str) -> list[str]:

@@ -60,6 +60,7 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
     minhash_seed = luigi.IntParameter(default=1, description="seed of the MinHash permutations")
     lsh_bands = luigi.IntParameter(default=0, description="LSH bands (0: chosen for the threshold)")
     lsh_rows = luigi.IntParameter(default=0, description="LSH rows per band (0: chosen)")
+    lsh_recall = luigi.FloatParameter(default=0.99, description="chance a pair at the threshold is proposed")
     keep = luigi.ChoiceParameter(choices=KEEP_POLICIES, default="first", description="keep policy")
 
 
@@ -96,4 +97,5 @@ def dedup_config() -> DedupConfig:
         keep=cfg.keep,
         bands=cfg.lsh_bands,
         rows=cfg.lsh_rows,
+        lsh_recall=cfg.lsh_recall,
     )

@@ -163,16 +163,24 @@ class SignFile(NightTask):
     def requires(self) -> CleanFile:
         return CleanFile(date=self.date, file=self.file)
 
-    def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(str(self.paths.stage_file("4-sign", self.file, "docs.npz")))
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        return {
+            part: luigi.LocalTarget(str(self.paths.stage_file("4-sign", self.file, suffix)))
+            for part, suffix in (("docs", "docs.npz"), ("stats", "stats.json"))
+        }
 
     def run(self) -> None:
+        started = time.perf_counter()
         records = [
             {"key": a.key, "id": a.id, "text": a.text, "title": a.title, "published": a.published}
             for a in (Article.from_dict(r) for r in read_jsonl(self.input()["articles"].path))
         ]
         config = dedup_config()
-        save_docs(self.output().path, dedup.make_docs(records, self.paths.date, config), config.num_perm)
+        docs = dedup.make_docs(records, self.paths.date, config)
+        out = self.output()
+        save_docs(out["docs"].path, docs, config.num_perm)
+        seconds = round(time.perf_counter() - started, 3)
+        write_json(out["stats"].path, {"counts": {"articles": len(docs)}, "seconds": seconds})
 
 
 class Deduplicate(NightTask):
@@ -193,7 +201,7 @@ class Deduplicate(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         config = dedup_config()
-        docs = [doc for target in self.input()["sign"] for doc in load_docs(target.path)]
+        docs = [doc for target in self.input()["sign"] for doc in load_docs(target["docs"].path)]
         for rank, doc in enumerate(docs):
             doc.rank = rank
         result = dedup.deduplicate(docs, config)
@@ -233,6 +241,7 @@ class CleanCorpus(NightTask):
         deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date)}
         if self.paths.raw.is_dir():
             files = self.night_files()
+            deps["sign"] = [SignFile(date=self.date, file=f) for f in files]
             deps["read"] = [ReadFile(date=self.date, file=f) for f in files]
             deps["repair"] = [RepairFile(date=self.date, file=f) for f in files]
             deps["clean"] = [CleanFile(date=self.date, file=f) for f in files]
@@ -274,7 +283,7 @@ class CleanCorpus(NightTask):
 
         stats = {
             stage: [read_json(t["stats"].path) for t in inputs[stage]]
-            for stage in ("read", "repair", "clean")
+            for stage in ("read", "repair", "clean", "sign")
         }
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         out = self.output()

@@ -1,0 +1,139 @@
+"""Shared fixtures: the seed file, the shared corpora, and running a night with Luigi."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import luigi
+import luigi.configuration
+import pytest
+from luigi.task_register import Register
+
+from pipeline.jsonl import read_json, read_jsonl
+from pipeline.tasks import CleanCorpus  # imported first: it loads config/luigi.cfg
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "seeds" / "000_2f4055bd3e4f31fc.txt"
+CORPORA = SHARED / "corpora"
+SAMPLES = ROOT / "samples"
+SAMPLE_NIGHT = "2026-11-27"
+
+
+def require(path: Path) -> Path:
+    """Skip when shared data is missing (a user's fresh clone), fail when CI=true."""
+    if not path.exists():
+        message = f"{path} is missing (the shared corpora/seeds live beside the project)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " and CI=true")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def seed_path() -> Path:
+    return require(SEED)
+
+
+@pytest.fixture
+def seed_lines(seed_path: Path) -> list[str]:
+    """The seed's lines, numbered from 1 like an editor (index 0 is empty)."""
+    return [""] + seed_path.read_text(encoding="utf-8").split("\n")
+
+
+@pytest.fixture
+def corpora() -> Path:
+    return require(CORPORA)
+
+
+class Night:
+    """A night run on temporary folders, with its outputs read back."""
+
+    def __init__(self, root: Path, date: str = SAMPLE_NIGHT) -> None:
+        self.root = root
+        self.date = date
+        self.raw_dir = root / "raw"
+        self.out_dir = root / "out"
+        self.state_dir = root / "state"
+        self.raw = self.raw_dir / date
+        self.raw.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def out(self) -> Path:
+        return self.out_dir / self.date
+
+    def add(self, name: str, data: bytes | str) -> Path:
+        path = self.raw / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        path.write_bytes(data)
+        return path
+
+    def copy(self, source: Path, name: str | None = None) -> Path:
+        target = self.raw / (name or source.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return target
+
+    def run(self, workers: int = 1, **settings: Any) -> bool:
+        """Run CleanCorpus for this night with Luigi; returns whether it succeeded."""
+        config = luigi.configuration.get_config()
+        values = {
+            "raw_dir": str(self.raw_dir),
+            "out_dir": str(self.out_dir),
+            "state_dir": str(self.state_dir),
+            **{k: str(v) for k, v in settings.items()},
+        }
+        saved = {k: config.get("pipeline", k, None) for k in values}
+        for key, value in values.items():
+            config.set("pipeline", key, value)
+        Register.clear_instance_cache()
+        try:
+            return luigi.build(
+                [CleanCorpus(date=dt.date.fromisoformat(self.date))],
+                local_scheduler=True,
+                workers=workers,
+                log_level="WARNING",
+            )
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    config.remove_option("pipeline", key)
+                else:
+                    config.set("pipeline", key, value)
+            Register.clear_instance_cache()
+
+    def records(self, name: str) -> list[dict]:
+        return list(read_jsonl(self.out / name))
+
+    def report(self) -> dict:
+        return read_json(self.out / "report.json")
+
+    def output_bytes(self) -> dict[str, bytes]:
+        """Every output file's bytes (report.json without its timings)."""
+        out = {}
+        for path in sorted(self.out.rglob("*")):
+            if path.is_file():
+                data = path.read_bytes()
+                if path.name == "report.json" or path.name.endswith("stats.json"):
+                    data = _without_seconds(data)
+                out[path.relative_to(self.out).as_posix()] = data
+        return out
+
+
+def _without_seconds(data: bytes) -> bytes:
+    import orjson
+
+    document = orjson.loads(data)
+    document.pop("seconds", None)
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+@pytest.fixture
+def night(tmp_path: Path) -> Night:
+    return Night(tmp_path)

@@ -1,0 +1,54 @@
+"""Bytes to text: UTF-8, legacy bytes per line, BOMs, UTF-16, control characters."""
+
+import codecs
+
+from pipeline.decoding import decode_bytes
+
+
+def test_utf8_is_decoded_as_is():
+    decoded = decode_bytes("Zoë’s café — “fine”\nΚαλημέρα, Привет, مرحبا, שלום\n".encode("utf-8"))
+    assert decoded.text == "Zoë’s café — “fine”\nΚαλημέρα, Привет, مرحبا, שלום\n"
+    assert decoded.fixes() == {}
+
+
+def test_latin1_byte_on_one_line_is_decoded_without_replacement_character():
+    decoded = decode_bytes(b"Good line \xc3\xa9\nPrice: \xa312\nGood again\n")
+    assert decoded.text == "Good line é\nPrice: £12\nGood again\n"
+    assert decoded.legacy_lines == {"windows-1252": [2]}
+    assert "\ufffd" not in decoded.text
+
+
+def test_windows_1252_punctuation_bytes_become_their_characters():
+    assert decode_bytes(b"\x93Quoted\x94 \x96 dash \x80").text == "“Quoted” – dash €"
+
+
+def test_bytes_windows_1252_leaves_undefined_become_latin1_controls_for_ftfy():
+    assert decode_bytes(b"x\x81y").text == "x\x81y"
+
+
+def test_utf8_bom_is_removed_and_recorded():
+    decoded = decode_bytes(codecs.BOM_UTF8 + b"Headline\r\nBody\r\n")
+    assert decoded.text == "Headline\nBody\n"
+    assert decoded.fixes() == {"bom": True}
+
+
+def test_utf16_with_and_without_bom():
+    text = "Überschrift\r\nText mit Umlauten: äöü\r\n"
+    for data, encoding in [
+        (text.encode("utf-16"), "utf-16-le"),
+        (codecs.BOM_UTF16_BE + text.encode("utf-16-be"), "utf-16-be"),
+        (text.encode("utf-16-le"), "utf-16-le"),
+        (text.encode("utf-16-be"), "utf-16-be"),
+    ]:
+        decoded = decode_bytes(data)
+        assert (decoded.text, decoded.encoding) == ("Überschrift\nText mit Umlauten: äöü\n", encoding)
+
+
+def test_nul_and_control_characters_are_removed_and_counted():
+    decoded = decode_bytes(b"a\x00b\x07c\td\x0ce\x1b[0m\n")
+    assert decoded.text == "abc\td\x0ce\x1b[0m\n"
+    assert decoded.controls_removed == 2
+
+
+def test_old_mac_line_ends_become_line_feeds():
+    assert decode_bytes(b"one\rtwo\r\nthree").text == "one\ntwo\nthree"

@@ -1,0 +1,139 @@
+"""Dedup: normalisation, shingles, signatures equal to datasketch's, and the keep policy."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import orjson
+from datasketch import MinHash
+
+from pipeline.dedup import (
+    DedupConfig,
+    Signer,
+    _to_32bit,
+    deduplicate,
+    jaccard,
+    make_docs,
+    shingles,
+    words,
+)
+
+BASE = (
+    "The harbour authority said on Monday that the new ferry terminal would open in the spring, "
+    "after two years of delays caused by a dispute over the size of the car park and the cost of "
+    "moving the old fish market to the southern quay of the town"
+)
+
+
+def docs(texts: list[str], config: DedupConfig, night: str = "2026-11-27", **extra) -> list:
+    records = [{"key": f"k{i}", "id": f"a{i}", "text": t, **extra} for i, t in enumerate(texts)]
+    return make_docs(records, night, config)
+
+
+def test_normalisation_ignores_case_punctuation_and_spacing_but_not_digits():
+    assert words("The  Café's “BIG” day!") == words("the café s big day")
+    assert words("3 killed") != words("30 killed")
+
+
+def test_shingle_sets_and_jaccard():
+    a = shingles(words("one two three four five six"), 5)
+    b = shingles(words("one two three four five seven"), 5)
+    assert (len(a), len(b)) == (2, 2)
+    assert jaccard(a, b) == 1 / 3
+
+
+def test_signatures_equal_datasketch_minhash():
+    config = DedupConfig()
+    sets = [shingles(words(t), 5) for t in (BASE, BASE + " today", "short text", "")]
+    signatures = Signer(config).signatures(sets)
+    for shingle_set, signature in zip(sets, signatures):
+        reference = MinHash(num_perm=128, seed=1, scheme="affine32", hashfunc=int)
+        reference.update_batch(_to_32bit(shingle_set).tolist())
+        assert np.array_equal(reference.hashvalues, signature)
+
+
+def test_exact_duplicates_after_normalisation():
+    other = "A different story about the city council and its budget for the coming year, with new taxes"
+    result = deduplicate(docs([BASE, BASE.upper() + " !!", other], DedupConfig()), DedupConfig())
+    assert [d.key for d in result.kept] == ["k0", "k2"]
+    assert {k: (m.dup_of.key, m.similarity, m.method) for k, m in result.dropped.items()} == {
+        "k1": ("k0", 1.0, "exact")
+    }
+
+
+def test_near_duplicate_is_confirmed_by_real_jaccard():
+    config = DedupConfig()
+    updated = BASE + ", a spokesman added"
+    d = docs([BASE, updated], config)
+    result = deduplicate(d, config)
+    match = result.dropped["k1"]
+    assert (match.dup_of.key, match.method) == ("k0", "minhash")
+    assert match.similarity == round(jaccard(d[0].shingles, d[1].shingles), 6)
+    assert match.similarity >= 0.8
+
+
+def test_similar_but_below_threshold_is_kept():
+    config = DedupConfig(threshold=0.95)
+    result = deduplicate(docs([BASE, BASE + ", a spokesman added"], config), config)
+    assert result.dropped == {}
+
+
+def _chain() -> list[str]:
+    # A ~ B and B ~ C at or above 0.8, but A and C below it.
+    words_ = BASE.split()
+    a = " ".join(words_)
+    b = " ".join(words_[4:] + ["late", "edition"])
+    c = " ".join(words_[8:] + ["late", "edition", "with", "corrections", "added", "by", "editors"])
+    return [a, b, c]
+
+
+def test_no_chaining_dup_of_always_names_a_kept_article():
+    config = DedupConfig(threshold=0.8)
+    d = docs(_chain(), config)
+    sim = lambda i, j: jaccard(d[i].shingles, d[j].shingles)  # noqa: E731
+    assert sim(0, 1) >= 0.8 and sim(1, 2) >= 0.8 and sim(0, 2) < 0.8
+    result = deduplicate(d, config)
+    assert [doc.key for doc in result.kept] == ["k0", "k2"]
+    assert result.dropped["k1"].dup_of.key == "k0"
+
+
+def test_keep_longest_and_latest():
+    texts = [BASE, BASE + ", a spokesman added on Tuesday"]
+    longest = DedupConfig(keep="longest")
+    assert [d.key for d in deduplicate(docs(texts, longest), longest).kept] == ["k1"]
+    latest = DedupConfig(keep="latest")
+    result = deduplicate(docs(texts[::-1], latest), latest)
+    assert [d.key for d in result.kept] == ["k1"]
+    assert result.dropped["k0"].dup_of.key == "k1"
+
+
+def test_short_articles_are_matched_exactly_never_collapsed():
+    config = DedupConfig()
+    result = deduplicate(docs(["Goal!", "Rain stops play", "Rain stops play.", "Match abandoned", ""], config), config)
+    assert [d.key for d in result.kept] == ["k0", "k1", "k3", "k4"]
+    assert {k: m.method for k, m in result.dropped.items()} == {"k2": "exact"}
+
+
+def test_same_input_same_decisions():
+    config = DedupConfig(threshold=0.7)
+    first = deduplicate(docs(_chain() * 3, config), config)
+    again = deduplicate(docs(_chain() * 3, config), config)
+    assert [d.key for d in first.kept] == [d.key for d in again.kept]
+    assert {k: m.dup_of.key for k, m in first.dropped.items()} == {k: m.dup_of.key for k, m in again.dropped.items()}
+
+
+def test_bbc_identical_pairs_are_all_found(corpora):
+    with gzip.open(corpora / "bbc" / "articles.jsonl.gz") as handle:
+        records = [orjson.loads(line) for line in handle]
+    identical = [
+        (p["a"], p["b"]) for p in map(orjson.loads, (corpora / "bbc" / "dup_pairs.jsonl").read_bytes().splitlines())
+        if p["bytes_equal"]
+    ]
+    assert len(identical) == 98
+    config = DedupConfig()
+    d = make_docs([{"key": r["id"], "id": r["id"], "text": r["text"]} for r in records], "n", config)
+    result = deduplicate(d, config)
+    for a, b in identical:
+        first, second = sorted((a, b), key=lambda k: [r["id"] for r in records].index(k))
+        assert second in result.dropped and result.dropped[second].dup_of.key == first

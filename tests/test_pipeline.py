@@ -1,0 +1,215 @@
+"""End to end: the Luigi chain on temporary folders, every output file checked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, Night
+
+SAMPLE_IDS = [
+    "2026-11-27/gazette-wire.txt#0",
+    "2026-11-27/gazette-wire.txt#1",
+    "2026-11-27/harbour-times.txt#0",
+    "2026-11-27/harbour-times.txt#1",
+    "2026-11-27/harbour-times.txt#2",
+    "2026-11-27/legacy-latin1.txt#0",
+    "2026-11-27/mojibake-notice.txt#0",
+    "arch-0001",
+    "feed-0001",
+]
+
+
+@pytest.fixture
+def sample_night(night: Night) -> Night:
+    shutil.copytree(SAMPLES / SAMPLE_NIGHT, night.raw, dirs_exist_ok=True)
+    assert night.run()
+    return night
+
+
+def by_id(records: list[dict]) -> dict[str, dict]:
+    return {r["id"]: r for r in records}
+
+
+def test_samples_articles(sample_night):
+    articles = sample_night.records("articles.jsonl")
+    assert [a["id"] for a in articles] == SAMPLE_IDS
+    assert set(articles[0]) == {
+        "id", "title", "text", "captions", "url", "date", "source", "fixes", "published", "meta"
+    }
+    a = by_id(articles)
+    ferry = a["2026-11-27/harbour-times.txt#0"]
+    assert ferry["title"] == "Port Authority Approves New Ferry Terminal for Lake Varn"
+    assert ferry["captions"] == [
+        "Passengers board the evening ferry at the old Varn pier on November 20, 2026. (AFP)",
+        "An architect's drawing of the planned terminal building. (Varn Port Authority)",
+    ]
+    assert ferry["text"].startswith("The Varn Port Authority on Thursday approved")
+    assert ferry["text"].endswith("until the new terminal is complete.")
+    assert ferry["text"].count("\n\n") == 5
+    assert ferry["source"] == {"file": "harbour-times.txt", "index": 0, "line": 1}
+    assert ferry["date"] == SAMPLE_NIGHT and ferry["url"] is None
+    assert ferry["fixes"] == {
+        "decoding": {},
+        "encoding": {"repaired": False, "fixes": []},
+        "removed_lines": {
+            "caption": 2, "repeated_caption": 6, "widget_marker": 1, "widget_counter": 1, "repeated_headline": 1
+        },
+    }
+    match = a["2026-11-27/harbour-times.txt#2"]["text"]
+    assert "\n\n3\n\n1\n\nAttendance:\n\n11482\n\n" in match  # scores are body, not markers
+    storm = a["2026-11-27/gazette-wire.txt#0"]  # CR LF and trailing spaces
+    assert storm["title"] == "Storm Closes Mountain Pass Roads for Second Day"
+    assert storm["captions"] == ["Snow ploughs clear the road near the Brenna pass on Monday. REUTERS/Anna Petrova"]
+    assert "\r" not in storm["text"] and " \n" not in storm["text"] and not storm["text"].endswith(" ")
+    cafe = a["2026-11-27/mojibake-notice.txt#0"]
+    assert cafe["title"] == "Café Owners in São Bento Welcome “Quiet Streets” Plan"
+    assert cafe["text"].startswith("Café and restaurant owners in the old town of São Bento")
+    assert "the council’s “quiet streets” plan" in cafe["text"]
+    assert cafe["fixes"]["encoding"] == {"repaired": True, "fixes": ["encode:sloppy-windows-1252", "decode:utf-8"]}
+    opera = a["2026-11-27/legacy-latin1.txt#0"]
+    assert "from £12 to £15" in opera["text"] and "café" in opera["text"]
+    assert opera["fixes"]["decoding"] == {"legacy_lines": {"windows-1252": [3, 5]}}
+    library = a["feed-0001"]
+    assert library["meta"] == {"section": "local"}
+    assert library["published"] == "2026-11-27T06:10:00Z"
+    assert library["url"] == "https://news.example.org/hollin/library-hours"
+    assert library["text"].startswith("The public library in Hollin")  # repeated headline gone
+    assert a["arch-0001"]["source"] == {"file": "rail-archive.jsonl.gz", "index": 0, "line": 1}
+
+
+def test_samples_duplicates(sample_night):
+    duplicates = sample_night.records("duplicates.jsonl")
+    assert [(d["id"], d["dup_of"], d["method"]) for d in duplicates] == [
+        ("feed-0002", "2026-11-27/harbour-times.txt#0", "minhash"),
+        ("feed-0004", "2026-11-27/harbour-times.txt#1", "exact"),
+    ]
+    assert duplicates[1]["similarity"] == 1.0
+    assert 0.8 <= duplicates[0]["similarity"] < 1.0
+    assert duplicates[0]["title"] == "Port Authority Approves New Ferry Terminal for Lake Varn"
+    assert {d["dup_of_night"] for d in duplicates} == {SAMPLE_NIGHT}
+
+
+def test_samples_rejected_and_removed(sample_night):
+    rejected = sample_night.records("rejected.jsonl")
+    assert [(r["file"], r["line"], r["reason"].split(":")[0]) for r in rejected] == [
+        ("scraper-feed.jsonl", 3, "malformed JSON"),
+        ("scraper-feed.jsonl", 5, "missing field 'text'"),
+    ]
+    assert rejected[0]["excerpt"].startswith('{"id": "feed-0003"')
+    removed = sample_night.records("removed.jsonl")
+    assert Counter(r["rule"] for r in removed) == {
+        "caption": 7, "repeated_caption": 19, "repeated_headline": 6, "widget_counter": 4, "widget_marker": 5
+    }
+    assert removed[0] == {
+        "id": "2026-11-27/gazette-wire.txt#0", "file": "gazette-wire.txt", "line": 3, "rule": "caption",
+        "text": "Snow ploughs clear the road near the Brenna pass on Monday. REUTERS/Anna Petrova",
+    }
+
+
+def test_samples_report(sample_night):
+    report = sample_night.report()
+    assert set(report["seconds"]) == {"read", "repair", "clean", "sign", "dedup", "write"}
+    del report["seconds"]
+    assert report == {
+        "date": SAMPLE_NIGHT,
+        "files": 6,
+        "articles_in": 11,
+        "repaired": 1,
+        "encoding_fixes": {"decode:utf-8": 1, "encode:sloppy-windows-1252": 1},
+        "lines_removed": {
+            "caption": 7, "repeated_caption": 19, "repeated_headline": 6, "widget_counter": 4, "widget_marker": 5
+        },
+        "rejected_short": 0,
+        "duplicates": {"exact": 1, "minhash": 1},
+        "articles_out": 9,
+        "rejected": 2,
+        "rejected_by_stage": {"read": 2},
+        "rejected_by_reason": {"malformed JSON": 1, "missing field 'text'": 1},
+        "dedup": {
+            "articles_in": 11, "kept": 9, "threshold": 0.8, "num_perm": 128, "shingle_size": 5,
+            "bands": 21, "rows": 6, "keep": "first",
+        },
+    }
+
+
+def test_seed_alone_gives_its_two_articles(night, seed_path, seed_lines):
+    night.copy(seed_path)
+    assert night.run()
+    articles = night.records("articles.jsonl")
+    assert [a["title"] for a in articles] == [seed_lines[1], seed_lines[33]]
+    assert [a["text"] for a in articles] == [
+        "\n\n".join(seed_lines[n] for n in range(13, 30, 2)),
+        "\n\n".join(seed_lines[n] for n in range(45, 64, 2)),
+    ]
+    assert [a["captions"] for a in articles] == [[seed_lines[3]], [seed_lines[35]]]
+    for article in articles:
+        lines = article["text"].split("\n")
+        assert "TT" not in lines and "20" not in lines and article["title"] not in lines
+        assert not set(article["captions"]) & set(lines)
+    assert night.records("duplicates.jsonl") == [] and night.records("rejected.jsonl") == []
+
+
+def test_bbc_jsonl_night_drops_one_of_each_identical_pair(night, corpora):
+    night.copy(corpora / "bbc" / "articles.jsonl.gz")
+    assert night.run()
+    pairs = [orjson.loads(line) for line in (corpora / "bbc" / "dup_pairs.jsonl").read_bytes().splitlines()]
+    identical = [(p["a"], p["b"]) for p in pairs if p["bytes_equal"]]
+    assert len(identical) == 98
+    kept = {a["id"] for a in night.records("articles.jsonl")}
+    dropped = {d["id"]: d for d in night.records("duplicates.jsonl")}
+    for a, b in identical:
+        assert (a in kept) != (b in kept)
+        gone, survivor = (b, a) if a in kept else (a, b)
+        assert dropped[gone]["dup_of"] == survivor
+        assert dropped[gone]["similarity"] == 1.0
+    assert len(kept) + len(dropped) == 2225
+
+
+def test_rerun_of_a_finished_night_rewrites_nothing(sample_night):
+    before = {p: p.stat().st_mtime_ns for p in sample_night.out.rglob("*") if p.is_file()}
+    assert sample_night.run()
+    after = {p: p.stat().st_mtime_ns for p in sample_night.out.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_same_input_same_output_byte_for_byte(sample_night, tmp_path):
+    other = Night(tmp_path / "again")
+    shutil.copytree(SAMPLES / SAMPLE_NIGHT, other.raw, dirs_exist_ok=True)
+    assert other.run()
+    assert other.output_bytes() == sample_night.output_bytes()
+
+
+def test_no_temporary_files_left_behind(sample_night):
+    assert [p for p in sample_night.out.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+# --- exit codes of the luigi command --------------------------------------------------------
+
+
+def luigi_cli(tmp: Path, *flags: str) -> int:
+    command = [
+        sys.executable, "-m", "luigi", "--module", "pipeline.tasks", "CleanCorpus", "--local-scheduler",
+        "--pipeline-raw-dir", str(tmp / "raw"), "--pipeline-out-dir", str(tmp / "out"),
+        "--pipeline-state-dir", str(tmp / "state"), *flags,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(command, cwd=tmp, env=env, capture_output=True).returncode
+
+
+def test_exit_codes_are_distinct(tmp_path):
+    (tmp_path / "raw" / SAMPLE_NIGHT).mkdir(parents=True)
+    shutil.copy(SAMPLES / SAMPLE_NIGHT / "harbour-times.txt", tmp_path / "raw" / SAMPLE_NIGHT)
+    missing = luigi_cli(tmp_path, "--date", "2026-11-01")
+    unhandled = luigi_cli(tmp_path, "--date", "yesterday")
+    (tmp_path / "blocked").write_text("a file where the output folder should be")
+    failed = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT, "--pipeline-out-dir", str(tmp_path / "blocked"))
+    ok = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT)
+    assert (missing, failed, unhandled, ok) == (3, 4, 5, 0)

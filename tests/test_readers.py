@@ -1,0 +1,98 @@
+"""Readers: every raw file becomes articles or rejections naming file, line and reason."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+from pipeline.readers import gunzip, list_night, read_file
+
+NIGHT = "2026-11-27"
+
+
+def read(tmp_path, name: str, data: bytes):
+    (tmp_path / name).write_bytes(data)
+    result = read_file(tmp_path, name, NIGHT)
+    return result.articles, [(r.line, r.reason) for r in result.rejections]
+
+
+def test_jsonl_fields_and_meta(tmp_path):
+    line = b'{"id": 7, "title": " T ", "text": "Body\\r\\nline", "url": "u", "published": "p", "lang": "en"}\n'
+    articles, rejections = read(tmp_path, "a.jsonl", line)
+    assert rejections == []
+    (a,) = articles
+    assert (a.id, a.title, a.text, a.url, a.published, a.meta) == ("7", "T", "Body\nline", "u", "p", {"lang": "en"})
+    assert a.source == {"file": "a.jsonl", "index": 0, "line": 1}
+
+
+def test_jsonl_bad_lines_are_rejected_with_line_and_reason(tmp_path):
+    data = b"\n".join([
+        b'{"text": "fine"}',
+        b"",
+        b'{"text": "cut off',
+        b"[1, 2]",
+        b'{"id": "x", "title": "no text"}',
+        b'{"id": "y", "text": 42}',
+        b'{"id": ["z"], "text": "t"}',
+        b'{"text": "t", "url": 5}',
+        b'{"text": "   "}',
+        b'{"text": "last fine"}',
+    ])
+    articles, rejections = read(tmp_path, "b.jsonl", data)
+    assert [(a.id, a.source["index"], a.source["line"]) for a in articles] == [
+        (f"{NIGHT}/b.jsonl#0", 0, 1), (f"{NIGHT}/b.jsonl#8", 8, 10)
+    ]
+    assert [(line, reason.split(":")[0]) for line, reason in rejections] == [
+        (3, "malformed JSON"),
+        (4, "not a JSON object but a list"),
+        (5, "missing field 'text'"),
+        (6, "field 'text' must be a string, got int"),
+        (7, "field 'id' must be a string or an integer, got list"),
+        (8, "field 'url' must be a string, got int"),
+        (9, "empty text"),
+    ]
+
+
+def test_gzip_and_truncated_gzip_keep_what_they_can(tmp_path):
+    lines = b"".join(b'{"text": "article %d of %d"}\n' % (i, i * 7919 % 10007) for i in range(400))
+    data = gzip.compress(lines, mtime=0)
+    articles, rejections = read(tmp_path, "c.jsonl.gz", data)
+    assert len(articles) == 400 and rejections == []
+    articles, rejections = read(tmp_path, "d.jsonl.gz", data[: len(data) // 2])
+    assert 0 < len(articles) < 400
+    assert rejections[0] == (None, "truncated gzip data (file ends mid-stream)")
+
+
+def test_gunzip_of_garbage_says_why():
+    data, error = gunzip(b"not gzip at all")
+    assert data == b"" and error.startswith("damaged gzip data")
+
+
+def test_empty_and_binary_files_are_rejected(tmp_path):
+    assert read(tmp_path, "e.txt", b"  \n\n") == ([], [(None, "empty file")])
+    assert read(tmp_path, "f.txt", bytes(range(256)) * 4) == ([], [(None, "binary file, not text")])
+
+
+def test_single_article_text_file(tmp_path):
+    articles, rejections = read(tmp_path, "g.txt", b"\n\nHeadline here\n\nBody one.\n\nBody two.\n")
+    assert rejections == []
+    assert [(a.title, a.text, a.source["line"], a.text_line) for a in articles] == [
+        ("Headline here", "\nBody one.\n\nBody two.", 3, 4)
+    ]
+
+
+def test_listing_rejects_what_it_cannot_read_and_skips_nothing_silently(tmp_path):
+    night = tmp_path / "night"
+    (night / "sub").mkdir(parents=True)
+    for name in ("b.txt", "a.jsonl", "sub/c.txt.gz", "notes.pdf", ".hidden.txt", "d.JSONL"):
+        (night / name).write_bytes(b"x")
+    (tmp_path / "outside.txt").write_bytes(b"secret")
+    os.symlink(tmp_path / "outside.txt", night / "link-out.txt")
+    os.symlink(night / "b.txt", night / "link-in.txt")
+    files, rejections = list_night(night)
+    assert files == ["a.jsonl", "b.txt", "d.JSONL", "link-in.txt", "sub/c.txt.gz"]
+    assert [(r.file, r.reason.split(" (")[0]) for r in rejections] == [
+        (".hidden.txt", "hidden file"),
+        ("link-out.txt", "symbolic link pointing outside the night's folder, not followed"),
+        ("notes.pdf", "unsupported file type"),
+    ]
