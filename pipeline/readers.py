@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass
+from typing import Sequence
 from pathlib import Path
 
 import orjson
@@ -241,3 +242,56 @@ def _read_jsonl(decoded: Decoded, rel: str, date: str, rejections: list[Rejectio
             )
         )
     return articles
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A group of a night's files processed by one task of each per-file stage."""
+
+    index: int
+    files: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"shard-{self.index:05d}"
+
+
+def plan_shards(files: list[str], sizes: list[int], max_bytes: int, max_files: int) -> list[Shard]:
+    """Group files (in order) into shards of at most ``max_bytes`` and ``max_files``.
+
+    A file larger than ``max_bytes`` is a shard of its own; the plan depends only on
+    the file list and sizes, so every worker computes the same shards.
+
+    >>> [s.files for s in plan_shards(["a", "b", "c", "d"], [5, 5, 20, 1], 10, 3)]
+    [('a', 'b'), ('c',), ('d',)]
+    """
+    shards: list[Shard] = []
+    current: list[str] = []
+    current_bytes = 0
+    for name, size in zip(files, sizes):
+        if current and (current_bytes + size > max_bytes or len(current) >= max_files):
+            shards.append(Shard(len(shards), tuple(current)))
+            current, current_bytes = [], 0
+        current.append(name)
+        current_bytes += size
+    if current:
+        shards.append(Shard(len(shards), tuple(current)))
+    return shards
+
+
+def read_shard(night_dir: Path, files: Sequence[str], date: str) -> FileResult:
+    """Read a shard's files in order."""
+    articles: list[Article] = []
+    rejections: list[Rejection] = []
+    for rel in files:
+        result = read_file(night_dir, rel, date)
+        articles.extend(result.articles)
+        rejections.extend(result.rejections)
+    return FileResult(articles, rejections)
+
+
+def plan_night(night_dir: Path, max_bytes: int, max_files: int) -> tuple[list[Shard], list[Rejection]]:
+    """The night's shards and the files rejected when listing it."""
+    files, rejections = list_night(night_dir)
+    sizes = [(Path(night_dir) / f).stat().st_size for f in files]
+    return plan_shards(files, sizes, max_bytes, max_files), rejections

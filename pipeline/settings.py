@@ -53,6 +53,8 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
     raw_dir = luigi.Parameter(default="samples", description="folder of night folders YYYY-MM-DD")
     out_dir = luigi.Parameter(default="out", description="where each night's outputs go")
     state_dir = luigi.Parameter(default="state", description="state kept across nights")
+    shard_bytes = luigi.IntParameter(default=8_000_000, description="bytes of raw files per shard task")
+    shard_files = luigi.IntParameter(default=500, description="files per shard task")
     min_words = luigi.IntParameter(default=1, description="articles shorter after cleaning are rejected")
     threshold = luigi.FloatParameter(default=0.8, description="Jaccard similarity of near-duplicates")
     num_perm = luigi.IntParameter(default=128, description="MinHash permutations")

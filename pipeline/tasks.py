@@ -1,14 +1,16 @@
 """The nightly Luigi chain, read top to bottom as the data's path.
 
     RawNight(date)                      the scraper's folder RAW_DIR/YYYY-MM-DD
-      -> ReadFile(date, file)           split into articles         stages/1-read/
-      -> RepairFile(date, file)         encoding repair (ftfy)      stages/2-repair/
-      -> CleanFile(date, file)          boilerplate removal         stages/3-clean/
-      -> SignFile(date, file)           shingles + MinHash          stages/4-sign/
+      -> ReadFile(date, shard)          split into articles         stages/1-read/
+      -> RepairFile(date, shard)        encoding repair (ftfy)      stages/2-repair/
+      -> CleanFile(date, shard)         boilerplate removal         stages/3-clean/
+      -> SignFile(date, shard)          shingles + MinHash          stages/4-sign/
       -> Deduplicate(date)              exact + near duplicates     stages/5-dedup/
       -> CleanCorpus(date)              the night's outputs         OUT_DIR/YYYY-MM-DD/
 
-Per-file tasks let several workers share a night. Tasks only move records
+Per-file stages run one task per shard: a large dump is a shard of its own, small
+files are grouped (``shard_bytes``, ``shard_files``), so several workers can share a
+night without paying Luigi's per-task cost thousands of times. Tasks only move records
 between files; the text work is done by the plain functions they call.
 """
 
@@ -49,26 +51,41 @@ class NightTask(luigi.Task):
     def paths(self):
         return night_paths(self.date)
 
-    def night_files(self) -> list[str]:
-        """The night's readable files, listed once per task instance (late files wait)."""
-        if not hasattr(self, "_listing"):
+    def plan(self) -> tuple[list[readers.Shard], list[Rejection]]:
+        """The night's shards, planned once per task instance (late files wait for a rerun)."""
+        if not hasattr(self, "_plan"):
+            cfg = pipeline()
             raw = self.paths.raw
-            self._listing = readers.list_night(raw) if raw.is_dir() else ([], [])
-        return self._listing[0]
+            self._plan = readers.plan_night(raw, cfg.shard_bytes, cfg.shard_files) if raw.is_dir() else ([], [])
+        return self._plan
+
+    def shard_tasks(self, task_class: type["ShardTask"]) -> list["ShardTask"]:
+        return [task_class(date=self.date, shard=s.index, files=s.files) for s in self.plan()[0]]
 
 
-class FileTask(NightTask):
-    """A per-file stage: writes articles, rejections and stats for one raw file."""
+class ShardTask(NightTask):
+    """A per-file stage over one shard of the night's files (one file, or several small ones).
 
-    file = luigi.Parameter()
+    Writes ``stages/<stage>/shard-NNNNN.{articles.jsonl,rejected.jsonl,stats.json}``.
+    """
+
+    shard = luigi.IntParameter()
+    files = luigi.ListParameter()
     stage_dir: str = ""
     parts = {"articles": "articles.jsonl", "rejected": "rejected.jsonl", "stats": "stats.json"}
 
+    @property
+    def shard_name(self) -> str:
+        return readers.Shard(self.shard, tuple(self.files)).name
+
     def output(self) -> dict[str, luigi.LocalTarget]:
         return {
-            name: luigi.LocalTarget(str(self.paths.stage_file(self.stage_dir, self.file, suffix)))
+            name: luigi.LocalTarget(str(self.paths.stage_file(self.stage_dir, self.shard_name, suffix)))
             for name, suffix in self.parts.items()
         }
+
+    def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
+        return task_class(date=self.date, shard=self.shard, files=self.files)
 
     def read_articles(self) -> Iterable[Article]:
         for record in read_jsonl(self.input()["articles"].path):
@@ -82,11 +99,11 @@ class FileTask(NightTask):
         write_jsonl(out["rejected"].path, (r.to_dict() for r in rejections))
         write_jsonl(out["articles"].path, (a.to_dict() for a in articles))
         write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
-        self.set_status_message(f"{self.file}: {counts}")
+        self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
 
-class ReadFile(FileTask):
-    """Split one raw file into articles (decoding bytes on the way)."""
+class ReadFile(ShardTask):
+    """Split raw files into articles (decoding bytes on the way)."""
 
     stage_dir = "1-read"
 
@@ -95,18 +112,18 @@ class ReadFile(FileTask):
 
     def run(self) -> None:
         started = time.perf_counter()
-        result = readers.read_file(self.paths.raw, self.file, self.paths.date)
-        counts = {"articles": len(result.articles), "rejected": len(result.rejections)}
+        result = readers.read_shard(self.paths.raw, self.files, self.paths.date)
+        counts = {"files": len(self.files), "articles": len(result.articles), "rejected": len(result.rejections)}
         self.write(result.articles, result.rejections, counts, started)
 
 
-class RepairFile(FileTask):
-    """Repair encoding damage in one file's articles."""
+class RepairFile(ShardTask):
+    """Repair encoding damage in the articles."""
 
     stage_dir = "2-repair"
 
-    def requires(self) -> ReadFile:
-        return ReadFile(date=self.date, file=self.file)
+    def requires(self) -> ShardTask:
+        return self.upstream(ReadFile)
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -120,14 +137,14 @@ class RepairFile(FileTask):
         self.write(articles, [], counts, started)
 
 
-class CleanFile(FileTask):
-    """Remove boilerplate from one file's articles; every removed line is kept in `removed`."""
+class CleanFile(ShardTask):
+    """Remove boilerplate; every removed line is kept in `removed`."""
 
     stage_dir = "3-clean"
-    parts = {**FileTask.parts, "removed": "removed.jsonl"}
+    parts = {**ShardTask.parts, "removed": "removed.jsonl"}
 
-    def requires(self) -> RepairFile:
-        return RepairFile(date=self.date, file=self.file)
+    def requires(self) -> ShardTask:
+        return self.upstream(RepairFile)
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -139,7 +156,7 @@ class CleanFile(FileTask):
             for removal in removals:
                 rules[removal.rule] += 1
                 removed.append(
-                    {"id": article.id, "file": self.file, "line": removal.line,
+                    {"id": article.id, "file": article.source["file"], "line": removal.line,
                      "rule": removal.rule, "text": removal.text}
                 )
             if rejection is None:
@@ -155,19 +172,14 @@ class CleanFile(FileTask):
         self.write(kept, rejections, counts, started, extra={"removed": removed})
 
 
-class SignFile(NightTask):
-    """Fingerprint one file's clean articles: words, shingles, MinHash signatures."""
+class SignFile(ShardTask):
+    """Fingerprint the clean articles: words, shingles, MinHash signatures."""
 
-    file = luigi.Parameter()
+    stage_dir = "4-sign"
+    parts = {"docs": "docs.npz", "stats": "stats.json"}
 
-    def requires(self) -> CleanFile:
-        return CleanFile(date=self.date, file=self.file)
-
-    def output(self) -> dict[str, luigi.LocalTarget]:
-        return {
-            part: luigi.LocalTarget(str(self.paths.stage_file("4-sign", self.file, suffix)))
-            for part, suffix in (("docs", "docs.npz"), ("stats", "stats.json"))
-        }
+    def requires(self) -> ShardTask:
+        return self.upstream(CleanFile)
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -189,7 +201,7 @@ class Deduplicate(NightTask):
     def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
             return {"raw": RawNight(self.date)}
-        return {"sign": [SignFile(date=self.date, file=f) for f in self.night_files()]}
+        return {"sign": self.shard_tasks(SignFile)}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         stage = self.paths.stages / "5-dedup"
@@ -240,11 +252,9 @@ class CleanCorpus(NightTask):
     def requires(self) -> dict[str, Any]:
         deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date)}
         if self.paths.raw.is_dir():
-            files = self.night_files()
-            deps["sign"] = [SignFile(date=self.date, file=f) for f in files]
-            deps["read"] = [ReadFile(date=self.date, file=f) for f in files]
-            deps["repair"] = [RepairFile(date=self.date, file=f) for f in files]
-            deps["clean"] = [CleanFile(date=self.date, file=f) for f in files]
+            for stage, task_class in (("read", ReadFile), ("repair", RepairFile), ("clean", CleanFile),
+                                      ("sign", SignFile)):
+                deps[stage] = self.shard_tasks(task_class)
         return deps
 
     def output(self) -> dict[str, luigi.LocalTarget]:
@@ -255,7 +265,8 @@ class CleanCorpus(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         inputs = self.input()
-        files = self.night_files()
+        shards, listing_rejections = self.plan()
+        files = [f for shard in shards for f in shard.files]
         decisions = {d["key"]: d for d in read_jsonl(inputs["dedup"]["decisions"].path)}
 
         articles, duplicates = [], []
@@ -273,7 +284,6 @@ class CleanCorpus(NightTask):
                         "source": article.source,
                     })
 
-        _, listing_rejections = readers.list_night(self.paths.raw)
         rejected = [r.to_dict() for r in listing_rejections]
         for stage in ("read", "clean"):
             for target in inputs[stage]:

@@ -213,3 +213,28 @@ def test_exit_codes_are_distinct(tmp_path):
     failed = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT, "--pipeline-out-dir", str(tmp_path / "blocked"))
     ok = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT)
     assert (missing, failed, unhandled, ok) == (3, 4, 5, 0)
+
+
+def test_small_files_are_grouped_into_shards(night):
+    for i in range(5):
+        night.add(f"story-{i}.txt", f"Headline {i}\n\nBody of story number {i} with some words.\n")
+    assert night.run(shard_files=2)
+    assert sorted(p.name for p in (night.out / "stages" / "1-read").glob("*.articles.jsonl")) == [
+        "shard-00000.articles.jsonl", "shard-00001.articles.jsonl", "shard-00002.articles.jsonl"
+    ]
+    assert [a["source"]["file"] for a in night.records("articles.jsonl")] == [f"story-{i}.txt" for i in range(5)]
+
+
+def test_luigi_config_path_overrides_the_project_config(tmp_path):
+    (tmp_path / "raw" / SAMPLE_NIGHT).mkdir(parents=True)
+    shutil.copy(SAMPLES / SAMPLE_NIGHT / "harbour-times.txt", tmp_path / "raw" / SAMPLE_NIGHT)
+    cfg = tmp_path / "override.cfg"
+    cfg.write_text(
+        f"[pipeline]\nraw_dir = {tmp_path / 'raw'}\nout_dir = {tmp_path / 'elsewhere'}\n"
+        f"state_dir = {tmp_path / 'state'}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LUIGI_CONFIG_PATH": str(cfg)}
+    command = [sys.executable, "-m", "luigi", "--module", "pipeline.tasks", "CleanCorpus",
+               "--local-scheduler", "--date", SAMPLE_NIGHT]
+    assert subprocess.run(command, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    assert (tmp_path / "elsewhere" / SAMPLE_NIGHT / "articles.jsonl").is_file()
