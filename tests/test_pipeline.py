@@ -238,3 +238,43 @@ def test_luigi_config_path_overrides_the_project_config(tmp_path):
                "--local-scheduler", "--date", SAMPLE_NIGHT]
     assert subprocess.run(command, cwd=ROOT, env=env, capture_output=True).returncode == 0
     assert (tmp_path / "elsewhere" / SAMPLE_NIGHT / "articles.jsonl").is_file()
+
+
+def stage_records(night: Night, stage: str) -> list[dict]:
+    records = []
+    for path in sorted((night.out / "stages" / stage).glob("*.articles.jsonl")):
+        records.extend(orjson.loads(line) for line in path.read_bytes().splitlines())
+    return records
+
+
+def test_seed_mojibaked_once_and_twice_comes_out_as_the_seed(night, seed_path):
+    import ftfy.bad_codecs  # noqa: F401
+
+    clean = seed_path.read_text(encoding="utf-8")
+    once = clean.encode("utf-8").decode("sloppy-windows-1252")
+    night.add("a-seed.txt", clean)
+    night.add("b-once.txt", once)
+    night.add("c-twice.txt", once.encode("utf-8").decode("sloppy-windows-1252"))
+    assert night.run()
+    cleaned = stage_records(night, "3-clean")
+    by_file = {}
+    for article in cleaned:
+        by_file.setdefault(article["source"]["file"], []).append(
+            (article["title"], article["text"], article["captions"])
+        )
+    assert by_file["b-once.txt"] == by_file["a-seed.txt"] == by_file["c-twice.txt"]
+    assert [a["source"]["file"] for a in night.records("articles.jsonl")] == ["a-seed.txt", "a-seed.txt"]
+    assert [(d["method"], d["similarity"]) for d in night.records("duplicates.jsonl")] == [("exact", 1.0)] * 4
+
+
+def test_bbc_raw_night_is_untouched_by_repair(night, corpora):
+    shutil.copytree(corpora / "bbc" / "raw", night.raw, dirs_exist_ok=True)
+    assert night.run()
+    report = night.report()
+    # Only the 25 files with numeric HTML entities (caf&#233;) change, by entity decoding.
+    assert (report["repaired"], report["encoding_fixes"]) == (25, {"apply:unescape_html": 25})
+    texts = {a["source"]["file"]: a for a in stage_records(night, "2-repair")}
+    pound = texts["sport/199.txt"]
+    assert "£" in pound["text"] and "\ufffd" not in pound["text"]
+    assert pound["fixes"]["decoding"]["legacy_lines"] == {"windows-1252": [5]}  # the line with 0xA3
+    assert not any("\ufffd" in a["text"] for a in texts.values())
