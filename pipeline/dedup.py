@@ -267,8 +267,10 @@ def deduplicate(
 
     ``history(doc)`` returns the earlier nights' kept articles that may match
     ``doc`` (LSH candidates and exact-key matches); they take part in the keep
-    policy like tonight's articles. An earlier article that loses to one of
-    tonight's (policy ``latest``) is reported as superseded.
+    policy like tonight's articles, except that they are never compared with each
+    other (they were all kept before). An earlier article that loses to one of
+    tonight's (policy ``latest``, or ``longest`` against a longer version) is
+    reported as superseded.
     """
     signer = Signer(config)
     pool: dict[str, Doc] = {d.key: d for d in docs}
@@ -278,23 +280,27 @@ def deduplicate(
             for old in history(doc):
                 pool.setdefault(old.key, old)
     order = sorted(pool.values(), key=priority(config.keep))
+    rank = {d.key: i for i, d in enumerate(order)}
 
     lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
-    kept_by_exact: dict[str, Doc] = {}
     kept: dict[str, Doc] = {}
-    rank = {d.key: i for i, d in enumerate(order)}
+    kept_by_exact: dict[str, list[Doc]] = {}
     result = DedupResult()
 
     for doc in order:
-        match = _best_match(doc, kept, kept_by_exact, lsh, signer, config, rank)
+        is_tonight = doc.key in tonight
+        match = _best_match(
+            doc, kept, kept_by_exact, lsh, signer, config, rank,
+            eligible=(lambda key: True) if is_tonight else tonight.__contains__,
+        )
         if match is None:
             kept[doc.key] = doc
-            kept_by_exact.setdefault(doc.exact, doc)
+            kept_by_exact.setdefault(doc.exact, []).append(doc)
             if len(doc.shingles):
                 lsh.insert(doc.key, signer.lean(doc.signature), check_duplication=False)
-            if doc.key in tonight:
+            if is_tonight:
                 result.kept.append(doc)
-        elif doc.key in tonight:
+        elif is_tonight:
             result.dropped[doc.key] = match
         else:
             result.superseded.append((doc, match))
@@ -304,20 +310,24 @@ def deduplicate(
 def _best_match(
     doc: Doc,
     kept: dict[str, Doc],
-    kept_by_exact: dict[str, Doc],
+    kept_by_exact: dict[str, list[Doc]],
     lsh: MinHashLSH,
     signer: Signer,
     config: DedupConfig,
     rank: dict[str, int],
+    eligible: Callable[[str], bool],
 ) -> Match | None:
-    """The kept article ``doc`` duplicates, if any: exact first, then the most similar."""
-    same = kept_by_exact.get(doc.exact)
-    if same is not None:
-        return Match(same, 1.0, "exact")
+    """The kept article ``doc`` duplicates, if any: exact first, then the most similar
+    (ties: the one first in the policy's order). Only ``eligible`` keys are considered."""
+    for same in kept_by_exact.get(doc.exact, ()):
+        if eligible(same.key):
+            return Match(same, 1.0, "exact")
     if not len(doc.shingles):
         return None
     best: tuple[float, int, Doc] | None = None
     for key in lsh.query(signer.lean(doc.signature)):
+        if not eligible(key):
+            continue
         other = kept[key]
         similarity = jaccard(doc.shingles, other.shingles)
         if similarity >= config.threshold:

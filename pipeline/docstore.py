@@ -38,23 +38,21 @@ def save_docs(path: Path | str, docs: Sequence[Doc], num_perm: int) -> None:
 
 
 def load_docs(path: Path | str) -> list[Doc]:
-    with np.load(path, allow_pickle=False) as data:
-        ends = np.cumsum(data["lengths"])
-        starts = ends - data["lengths"]
-        shingles = data["shingles"]
-        signatures = data["signatures"]
-        return [
-            Doc(
-                key=str(data["key"][i]),
-                id=str(data["id"][i]),
-                night=str(data["night"][i]),
-                rank=int(data["rank"][i]),
-                n_words=int(data["n_words"][i]),
-                exact=str(data["exact"][i]),
-                shingles=shingles[starts[i] : ends[i]],
-                signature=signatures[i],
-                title=str(data["title"][i]) or None,
-                published=str(data["published"][i]) or None,
-            )
-            for i in range(len(data["key"]))
-        ]
+    with np.load(path, allow_pickle=False) as npz:
+        data = {name: npz[name] for name in npz.files}  # each npz[name] access reads the file again
+    ends = np.cumsum(data["lengths"])
+    starts = ends - data["lengths"]
+    shingles, signatures = data["shingles"], data["signatures"]
+    columns = zip(
+        data["key"].tolist(), data["id"].tolist(), data["night"].tolist(), data["rank"].tolist(),
+        data["n_words"].tolist(), data["exact"].tolist(), data["title"].tolist(), data["published"].tolist(),
+        starts.tolist(), ends.tolist(),
+    )
+    return [
+        Doc(
+            key=key, id=doc_id, night=night, rank=rank, n_words=n_words, exact=exact,
+            shingles=shingles[start:end], signature=signatures[i],
+            title=title or None, published=published or None,
+        )
+        for i, (key, doc_id, night, rank, n_words, exact, title, published, start, end) in enumerate(columns)
+    ]

@@ -64,6 +64,8 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
     lsh_rows = luigi.IntParameter(default=0, description="LSH rows per band (0: chosen)")
     lsh_recall = luigi.FloatParameter(default=0.99, description="chance a pair at the threshold is proposed")
     keep = luigi.ChoiceParameter(choices=KEEP_POLICIES, default="first", description="keep policy")
+    history_days = luigi.IntParameter(default=0, description="earlier nights compared (0: all)")
+    index_url = luigi.Parameter(default="", description="redis://host:port/db for a shared index")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,12 @@ def night_paths(date: dt.date) -> NightPaths:
     cfg = pipeline()
     day = date.isoformat()
     return NightPaths(date=day, raw=Path(cfg.raw_dir) / day, out=Path(cfg.out_dir) / day)
+
+
+def history_since(date: dt.date) -> str | None:
+    """The first night tonight is compared with (None: every earlier night)."""
+    days = pipeline().history_days
+    return (date - dt.timedelta(days=days)).isoformat() if days > 0 else None
 
 
 def dedup_config() -> DedupConfig:

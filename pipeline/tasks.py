@@ -16,6 +16,7 @@ between files; the text work is done by the plain functions they call.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,7 +29,8 @@ from pipeline.docstore import load_docs, save_docs
 from pipeline.jsonl import read_json, read_jsonl, write_json, write_jsonl
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
-from pipeline.settings import dedup_config, night_paths, pipeline
+from pipeline.history import open_history
+from pipeline.settings import dedup_config, history_since, night_paths, pipeline
 
 __all__ = ["CleanCorpus", "pipeline"]
 
@@ -47,7 +49,7 @@ class NightTask(luigi.Task):
 
     date = luigi.DateParameter()
 
-    @property
+    @functools.cached_property
     def paths(self):
         return night_paths(self.date)
 
@@ -184,7 +186,8 @@ class SignFile(ShardTask):
     def run(self) -> None:
         started = time.perf_counter()
         records = [
-            {"key": a.key, "id": a.id, "text": a.text, "title": a.title, "published": a.published}
+            {"key": f"{self.paths.date}/{a.key}", "id": a.id, "text": a.text, "title": a.title,
+             "published": a.published}
             for a in (Article.from_dict(r) for r in read_jsonl(self.input()["articles"].path))
         ]
         config = dedup_config()
@@ -213,37 +216,55 @@ class Deduplicate(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         config = dedup_config()
+        night = self.paths.date
         docs = [doc for target in self.input()["sign"] for doc in load_docs(target["docs"].path)]
         for rank, doc in enumerate(docs):
             doc.rank = rank
-        result = dedup.deduplicate(docs, config)
+        cfg = pipeline()
+        history = open_history(cfg.state_dir, cfg.index_url, config)
+        try:
+            self.set_status_message(f"looking up {len(docs)} articles in the history")
+            earlier = history.candidates(docs, night, history_since(self.date))
+            result = dedup.deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
+            # The history is committed before the decisions file: a crash in between
+            # reruns the night, which replaces its own entries.
+            history.commit(night, result.kept, result.superseded)
+        finally:
+            history.close()
         decisions = []
         for doc in docs:
             match = result.dropped.get(doc.key)
-            if match is None:
-                decisions.append({"key": doc.key, "id": doc.id, "status": "kept"})
-            else:
-                decisions.append({
-                    "key": doc.key, "id": doc.id, "status": "duplicate",
-                    "dup_of": match.dup_of.id, "dup_of_key": match.dup_of.key,
-                    "dup_of_night": match.dup_of.night,
-                    "similarity": match.similarity, "method": match.method,
-                })
+            decisions.append({"key": doc.key, "id": doc.id, "night": night, "status": "kept"} if match is None
+                             else _decision(doc, "duplicate", match))
+        decisions.extend(_decision(doc, "superseded", match) for doc, match in result.superseded)
         methods = Counter(m.method for m in result.dropped.values())
         counts = {
             "articles_in": len(docs),
             "kept": len(result.kept),
             "duplicates": {"exact": methods["exact"], "minhash": methods["minhash"]},
+            "of_earlier_nights": sum(m.dup_of.night != night for m in result.dropped.values()),
+            "superseded": len(result.superseded),
+            "history_candidates": len({d.key for found in earlier.values() for d in found}),
             "threshold": config.threshold,
             "num_perm": config.num_perm,
             "shingle_size": config.shingle_size,
             "bands": config.bands,
             "rows": config.rows,
             "keep": config.keep,
+            "history": "redis" if cfg.index_url else "sqlite",
+            "history_since": history_since(self.date),
         }
         out = self.output()
         write_jsonl(out["decisions"].path, decisions)
         write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+
+
+def _decision(doc: dedup.Doc, status: str, match: dedup.Match) -> dict[str, Any]:
+    return {
+        "key": doc.key, "id": doc.id, "night": doc.night, "status": status,
+        "dup_of": match.dup_of.id, "dup_of_key": match.dup_of.key, "dup_of_night": match.dup_of.night,
+        "similarity": match.similarity, "method": match.method, "title": doc.title,
+    }
 
 
 class CleanCorpus(NightTask):
@@ -268,21 +289,21 @@ class CleanCorpus(NightTask):
         shards, listing_rejections = self.plan()
         files = [f for shard in shards for f in shard.files]
         decisions = {d["key"]: d for d in read_jsonl(inputs["dedup"]["decisions"].path)}
+        night = self.paths.date
 
         articles, duplicates = [], []
         for target in inputs["clean"]:
             for record in read_jsonl(target["articles"].path):
                 article = Article.from_dict(record)
-                decision = decisions[article.key]
+                decision = decisions[f"{night}/{article.key}"]
                 if decision["status"] == "kept":
                     articles.append(article.to_output())
                 else:
-                    duplicates.append({
-                        "id": article.id, "title": article.title, "dup_of": decision["dup_of"],
-                        "dup_of_night": decision["dup_of_night"],
-                        "similarity": decision["similarity"], "method": decision["method"],
-                        "source": article.source,
-                    })
+                    duplicates.append(_duplicate_record(decision, article.source))
+        # Earlier nights' articles superseded by tonight's (keep policy latest/longest).
+        duplicates.extend(
+            _duplicate_record(d, None) for d in decisions.values() if d["status"] == "superseded"
+        )
 
         rejected = [r.to_dict() for r in listing_rejections]
         for stage in ("read", "clean"):
@@ -305,6 +326,15 @@ class CleanCorpus(NightTask):
             self.paths.date, files, stats, rejected, len(articles), time.perf_counter() - started
         )
         write_json(out["report"].path, report)
+
+
+def _duplicate_record(decision: dict[str, Any], source: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": decision["id"], "title": decision["title"], "dup_of": decision["dup_of"],
+        "dup_of_night": decision["dup_of_night"], "similarity": decision["similarity"],
+        "method": decision["method"], "night": decision["night"],
+        "superseded": decision["status"] == "superseded", "source": source,
+    }
 
 
 _STAGE_ORDER = {"list": 0, "read": 1, "repair": 2, "clean": 3}

@@ -134,8 +134,9 @@ def test_samples_report(sample_night):
         "rejected_by_stage": {"read": 2},
         "rejected_by_reason": {"malformed JSON": 1, "missing field 'text'": 1},
         "dedup": {
-            "articles_in": 11, "kept": 9, "threshold": 0.8, "num_perm": 128, "shingle_size": 5,
-            "bands": 21, "rows": 6, "keep": "first",
+            "articles_in": 11, "kept": 9, "of_earlier_nights": 0, "superseded": 0, "history_candidates": 0,
+            "threshold": 0.8, "num_perm": 128, "shingle_size": 5, "bands": 21, "rows": 6, "keep": "first",
+            "history": "sqlite", "history_since": None,
         },
     }
 

@@ -1,0 +1,237 @@
+"""Cross-night dedup: accuracy on BBC, two nights, reruns, keep policies, Redis = SQLite."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from datasketch import MinHashLSH
+
+from pipeline.dedup import DedupConfig, Signer, make_docs
+from pipeline.evaluation import load_truth, score_pairs
+from pipeline.history import SqliteHistory, band_hashes
+from tests.conftest import Night
+
+NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
+
+
+def test_band_hashes_are_datasketchs_bucket_keys():
+    config = DedupConfig()
+    signer = Signer(config)
+    docs = make_docs([{"key": "k", "id": "k", "text": "one two three four five six seven"}], "n", config)
+    lsh = MinHashLSH(num_perm=128, params=(config.bands, config.rows))
+    lean = signer.lean(docs[0].signature)
+    assert band_hashes(np.stack([docs[0].signature]), config)[0] == [
+        lsh._H(lean.hashvalues[start:end]) for start, end in lsh.hashranges
+    ]
+
+
+def test_history_refuses_other_settings(tmp_path):
+    SqliteHistory(tmp_path / "h.sqlite", DedupConfig()).close()
+    with pytest.raises(RuntimeError, match="was built with dedup settings"):
+        SqliteHistory(tmp_path / "h.sqlite", DedupConfig(shingle_size=3))
+
+
+# --- BBC: one night, two nights ------------------------------------------------------------
+
+
+def bbc_records(corpora: Path) -> list[dict]:
+    with gzip.open(corpora / "bbc" / "articles.jsonl.gz") as handle:
+        return [orjson.loads(line) for line in handle]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+
+def reported(*nights: tuple[Night, str]) -> list[tuple[str, str]]:
+    pairs = []
+    for night, date in nights:
+        night.date = date
+        pairs += [(d["id"], d["dup_of"]) for d in night.records("duplicates.jsonl")]
+    return pairs
+
+
+def test_bbc_one_night_recall_and_precision(night, corpora):
+    night.copy(corpora / "bbc" / "articles.jsonl.gz")
+    assert night.run()
+    truth = load_truth(corpora / "bbc" / "dup_pairs.jsonl")
+    pairs = reported((night, night.date))
+    score = score_pairs(pairs, truth, recall_at=0.85, precision_at=0.7)
+    assert score.truth_pairs == 154 and score.recall >= 0.99 and score.precision >= 0.99
+    identical = {p for p, r in truth.items() if r["bytes_equal"]}
+    assert len(identical) == 98 and identical <= {frozenset(p) for p in pairs}
+
+
+@pytest.fixture
+def two_nights(tmp_path, corpora):
+    """The BBC corpus split over two nights: even records the first night, odd the second."""
+    records = bbc_records(corpora)
+    night = Night(tmp_path, NIGHT_1)
+    write_jsonl(night.raw_dir / NIGHT_1 / "bbc.jsonl", records[0::2])
+    write_jsonl(night.raw_dir / NIGHT_2 / "bbc.jsonl", records[1::2])
+    return night, records
+
+
+def run_two_nights(night: Night, **settings) -> None:
+    for date in (NIGHT_1, NIGHT_2):
+        night.date = date
+        assert night.run(**settings)
+
+
+def test_bbc_two_nights_cross_night_pairs(two_nights, corpora):
+    night, records = two_nights
+    run_two_nights(night)
+    first_night = {r["id"] for r in records[0::2]}
+    truth = load_truth(corpora / "bbc" / "dup_pairs.jsonl")
+    cross = {p for p in truth if len(p & first_night) == 1}
+    second = [(night, NIGHT_2)]
+    night.date = NIGHT_2
+    cross_reported = [
+        (d["id"], d["dup_of"]) for d in night.records("duplicates.jsonl") if d["dup_of_night"] == NIGHT_1
+    ]
+    score = score_pairs(cross_reported, truth, recall_at=0.85, precision_at=0.7, within=cross)
+    assert score.truth_pairs >= 70 and score.recall >= 0.99 and score.precision >= 0.99
+    assert all(dup_of in first_night for _, dup_of in cross_reported)
+    everything = score_pairs(reported((night, NIGHT_1), *second), truth, recall_at=0.85, precision_at=0.7)
+    assert everything.recall >= 0.99 and everything.precision >= 0.99
+    assert night.report()["dedup"]["of_earlier_nights"] == len(cross_reported)
+
+
+def test_rerun_of_second_night_is_byte_identical(two_nights):
+    night, _ = two_nights
+    run_two_nights(night)
+    night.date = NIGHT_2
+    first = night.output_bytes()
+    shutil.rmtree(night.out)
+    assert night.run()
+    assert night.output_bytes() == first
+    assert first["duplicates.jsonl"]
+
+
+def test_window_limits_the_nights_compared(two_nights):
+    night, _ = two_nights
+    night.date = NIGHT_1
+    assert night.run()
+    night.date = NIGHT_2
+    assert night.run(history_days=0)
+    with_history = night.report()["dedup"]["of_earlier_nights"]
+    shutil.rmtree(night.out)
+    assert night.run(history_days=1)  # the night before is inside a 1-day window
+    assert night.report()["dedup"]["of_earlier_nights"] == with_history > 0
+    shutil.rmtree(night.out)
+    night.state_dir = night.root / "state-old-only"
+    night.date = NIGHT_1
+    shutil.move(str(night.raw_dir / NIGHT_1), str(night.raw_dir / "2026-11-20"))
+    night.date = "2026-11-20"
+    assert night.run()
+    night.date = NIGHT_2
+    assert night.run(history_days=3)  # 2026-11-20 is 7 days back: outside the window
+    assert night.report()["dedup"]["of_earlier_nights"] == 0
+
+
+# --- keep policies across nights ------------------------------------------------------------
+
+STORY = (
+    "The harbour authority said on Monday that the new ferry terminal would open in the spring, "
+    "after two years of delays caused by a dispute over the size of the car park and the cost of "
+    "moving the old fish market to the southern quay of the town, officials said."
+)
+UPDATE = STORY + " A spokesman later confirmed the date."
+
+
+def story_nights(root: Path) -> Night:
+    night = Night(root, NIGHT_1)
+    write_jsonl(night.raw_dir / NIGHT_1 / "feed.jsonl", [{"id": "v1", "title": "Terminal", "text": STORY}])
+    write_jsonl(night.raw_dir / NIGHT_2 / "feed.jsonl", [{"id": "v2", "title": "Terminal", "text": UPDATE}])
+    return night
+
+
+def test_keep_first_drops_tonights_copy_of_an_earlier_article(tmp_path):
+    night = story_nights(tmp_path)
+    run_two_nights(night, keep="first")
+    assert [a["id"] for a in night.records("articles.jsonl")] == []
+    (dup,) = night.records("duplicates.jsonl")
+    assert (dup["id"], dup["dup_of"], dup["dup_of_night"], dup["night"], dup["superseded"]) == (
+        "v2", "v1", NIGHT_1, NIGHT_2, False
+    )
+
+
+def test_keep_latest_keeps_the_update_and_records_the_older_version(tmp_path):
+    night = story_nights(tmp_path)
+    run_two_nights(night, keep="latest")
+    assert [a["id"] for a in night.records("articles.jsonl")] == ["v2"]
+    (dup,) = night.records("duplicates.jsonl")
+    assert (dup["id"], dup["dup_of"], dup["dup_of_night"], dup["night"], dup["superseded"]) == (
+        "v1", "v2", NIGHT_2, NIGHT_1, True
+    )
+    assert dup["method"] == "minhash" and dup["similarity"] >= 0.8
+
+
+# --- Redis: the same results as the embedded index -------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A Redis server for the tests: NEWSCLEAN_TEST_REDIS_URL (CI starts one), else a private one."""
+    url = os.environ.get("NEWSCLEAN_TEST_REDIS_URL")
+    if url:
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed and CI=true")
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def test_redis_index_gives_the_same_duplicates_as_sqlite(tmp_path, corpora, redis_url):
+    records = bbc_records(corpora)
+    outputs = {}
+    for backend, settings in (("sqlite", {}), ("redis", {"index_url": redis_url})):
+        night = Night(tmp_path / backend, NIGHT_1)
+        write_jsonl(night.raw_dir / NIGHT_1 / "bbc.jsonl", records[0::2])
+        write_jsonl(night.raw_dir / NIGHT_2 / "bbc.jsonl", records[1::2])
+        run_two_nights(night, **settings)
+        outputs[backend] = {d: (night.out_dir / d / "duplicates.jsonl").read_bytes() for d in (NIGHT_1, NIGHT_2)}
+        if backend == "redis":  # a rerun against Redis replaces the night's entries too
+            shutil.rmtree(night.out)
+            assert night.run(**settings)
+            assert (night.out / "duplicates.jsonl").read_bytes() == outputs["redis"][NIGHT_2]
+    assert outputs["redis"] == outputs["sqlite"]
+    assert outputs["sqlite"][NIGHT_2].count(NIGHT_1.encode()) > 50
