@@ -131,12 +131,14 @@ class SqliteHistory:
             )
         db.executemany("INSERT INTO q_exact VALUES (?, ?)", ((i, d.exact) for i, d in enumerate(docs)))
         params = {"night": night, "since": since}
+        # CROSS JOIN fixes the loop order: tonight's band keys outside, index lookups
+        # inside, so the cost follows tonight's size and never scans the history.
         rows = db.execute(
             f"""
-            SELECT q.doc, d.hkey FROM q_band q JOIN bands b ON b.band = q.band AND b.hash = q.hash
-                JOIN docs d ON d.hkey = b.hkey WHERE {_filter_sql('d')}
+            SELECT q.doc, d.hkey FROM q_band q CROSS JOIN bands b ON b.band = q.band AND b.hash = q.hash
+                CROSS JOIN docs d ON d.hkey = b.hkey WHERE {_filter_sql('d')}
             UNION
-            SELECT q.doc, d.hkey FROM q_exact q JOIN docs d ON d.exact = q.exact WHERE {_filter_sql('d')}
+            SELECT q.doc, d.hkey FROM q_exact q CROSS JOIN docs d ON d.exact = q.exact WHERE {_filter_sql('d')}
             """,
             params,
         ).fetchall()

@@ -1,0 +1,44 @@
+"""Deterministic synthetic news text for benchmarks.
+
+Words come from a fixed vocabulary of pronounceable pseudo-words with a Zipf-like
+frequency, so shingle statistics look like text: most shingles are rare, some words
+are everywhere. The same seed always gives the same articles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+class TextGenerator:
+    def __init__(self, seed: int = 1, vocabulary: int = 20000) -> None:
+        rng = np.random.default_rng(seed)
+        lengths = rng.integers(1, 4, size=vocabulary)
+        parts = rng.integers(0, len(SYLLABLES), size=(vocabulary, 3))
+        words = {"".join(SYLLABLES[p] for p in row[:n]) + str(i % 7 or "") for i, (row, n) in enumerate(zip(parts, lengths))}
+        self.words = np.array(sorted(words))
+        ranks = np.arange(1, len(self.words) + 1)
+        self.weights = 1.0 / ranks**1.05
+        self.weights /= self.weights.sum()
+        self.rng = np.random.default_rng(seed + 1)
+
+    def article(self, words: int = 300, paragraphs: int = 5) -> tuple[str, str]:
+        """A (title, text) pair: text is paragraphs separated by blank lines."""
+        chosen = self.rng.choice(self.words, size=words + 8, p=self.weights)
+        title = " ".join(chosen[:8]).capitalize()
+        body = chosen[8:]
+        cuts = np.linspace(0, len(body), paragraphs + 1).astype(int)
+        text = "\n\n".join(
+            " ".join(body[a:b]).capitalize() + "." for a, b in zip(cuts[:-1], cuts[1:]) if b > a
+        )
+        return title, text
+
+    def near_copy(self, text: str, changes: int = 2) -> str:
+        """The same story updated: a few words replaced and a sentence added."""
+        tokens = text.split(" ")
+        for position in self.rng.choice(len(tokens), size=min(changes, len(tokens)), replace=False):
+            tokens[position] = str(self.rng.choice(self.words))
+        extra = " ".join(self.rng.choice(self.words, size=12, p=self.weights))
+        return " ".join(tokens) + "\n\nUpdated: " + extra + "."
