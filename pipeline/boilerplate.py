@@ -1,6 +1,10 @@
 """Remove boilerplate lines from an article, and account for every line removed.
 
-The built-in rules undo the news-site dump layout (see ``segment``)::
+Rules run in order (see config/boilerplate.toml): the built-in layout rules, the
+configured line rules (global, then the site's), lines the site repeats on many
+pages (``sitelines``), and for text without the layout the line classifier
+(``lineclass``). The built-in layout rules undo the news-site dump layout (see
+``segment``)::
 
     Caption (AFP)          caption             -> moved into `captions`
     Caption (AFP)          repeated_caption    -> dropped, it is in `captions` once
@@ -21,8 +25,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.segment import is_counter, is_marker
+from pipeline.rules import BoilerplateConfig, load_rules
+from pipeline.segment import MARKER, is_counter, is_marker
+from pipeline.sitelines import line_key, site_of
 
 STAGE = "clean"
 
@@ -77,67 +84,120 @@ def join_paragraphs(lines: Sequence[str]) -> str:
     return "\n\n".join("\n".join(p) for p in paragraphs)
 
 
-def clean_layout(
-    title: str | None, lines: Sequence[str], line_numbers: Sequence[int | None]
-) -> Cleaned:
-    """Apply the built-in layout rules to an article's lines (those after its headline).
+def layout_rules(
+    title: str | None, lines: Sequence[str], marker: str = MARKER
+) -> tuple[dict[int, str], list[str]]:
+    """The built-in layout rules: which lines they remove (index -> rule), and the captions.
 
-    ``line_numbers[j]`` is the source line of ``lines[j]`` (None when unknown).
-
-    >>> c = clean_layout("Title", ["", "Cap.", "Cap.", "TT", "20", "", "Title", "",
-    ...                            "Cap.", "Cap.", "", "Body 1.", "", "3", ""], [None] * 15)
-    >>> c.text, c.captions
-    ('Body 1.\\n\\n3', ['Cap.'])
-    >>> c.counts()
-    {'caption': 1, 'repeated_caption': 3, 'widget_marker': 1, 'widget_counter': 1, 'repeated_headline': 1}
+    >>> dropped, captions = layout_rules("Title", ["", "Cap.", "Cap.", "TT", "20", "", "Title", "",
+    ...                                            "Cap.", "Cap.", "", "Body 1.", "", "3", ""])
+    >>> [lines for lines in sorted(dropped.items())], captions
+    ([(1, 'caption'), (2, 'repeated_caption'), (3, 'widget_marker'), (4, 'widget_counter'), \
+(6, 'repeated_headline'), (8, 'repeated_caption'), (9, 'repeated_caption')], ['Cap.'])
     """
     captions: list[str] = []
-    dropped: dict[int, str] = {}  # line index -> rule
-
-    def drop(j: int, rule: str) -> None:
-        dropped[j] = rule
-
+    dropped: dict[int, str] = {}
     title_key = _key(title) if title else None
-    marker = next((j for j, line in enumerate(lines) if is_marker(line)), None)
-    if marker is not None:
-        # Above the first marker: the captions, each usually printed twice.
-        seen: set[str] = set()
-        for j in range(marker):
-            key = _key(lines[j])
-            if not key:
-                continue
-            if key in seen:
-                drop(j, "repeated_caption")
-            else:
-                seen.add(key)
-                captions.append(key)
-                drop(j, "caption")
-        # Every marker, and the counter right after it.
-        for j, line in enumerate(lines):
-            if is_marker(line):
-                drop(j, "widget_marker")
-                if j + 1 < len(lines) and is_counter(lines[j + 1]):
-                    drop(j + 1, "widget_counter")
-        # After the first marker: the headline again, then the captions again.
-        j = marker + 1
-        while j < len(lines) and (j in dropped or not lines[j].strip()):
-            j += 1
-        if j < len(lines) and title_key and _key(lines[j]) == title_key:
-            drop(j, "repeated_headline")
-            j += 1
-        while j < len(lines):
-            key = _key(lines[j])
-            if key and key in seen:
-                drop(j, "repeated_caption")
-            elif key:
-                break
-            j += 1
-    elif title_key:
+    first_marker = next((j for j, line in enumerate(lines) if is_marker(line, marker)), None)
+    if first_marker is None:
         # No layout: a text that starts with its own headline.
         first = next((j for j, line in enumerate(lines) if line.strip()), None)
-        if first is not None and _key(lines[first]) == title_key:
-            drop(first, "repeated_headline")
+        if title_key and first is not None and _key(lines[first]) == title_key:
+            dropped[first] = "repeated_headline"
+        return dropped, captions
+    # Above the first marker: the captions, each usually printed twice.
+    seen: set[str] = set()
+    for j in range(first_marker):
+        key = _key(lines[j])
+        if not key:
+            continue
+        if key in seen:
+            dropped[j] = "repeated_caption"
+        else:
+            seen.add(key)
+            captions.append(key)
+            dropped[j] = "caption"
+    # Every marker, and the counter right after it.
+    for j, line in enumerate(lines):
+        if is_marker(line, marker):
+            dropped[j] = "widget_marker"
+            if j + 1 < len(lines) and is_counter(lines[j + 1]):
+                dropped[j + 1] = "widget_counter"
+    # After the first marker: the headline again, then the captions again.
+    j = first_marker + 1
+    while j < len(lines) and (j in dropped or not lines[j].strip()):
+        j += 1
+    if j < len(lines) and title_key and _key(lines[j]) == title_key:
+        dropped[j] = "repeated_headline"
+        j += 1
+    while j < len(lines):
+        key = _key(lines[j])
+        if key and key in seen:
+            dropped[j] = "repeated_caption"
+        elif key:
+            break
+        j += 1
+    return dropped, captions
 
+
+@dataclass
+class CleanContext:
+    """What the clean stage knows beyond one article: rules, site boilerplate, minimum."""
+
+    config: BoilerplateConfig
+    site_boilerplate: dict[str, set[str]] = field(default_factory=dict)
+    min_words: int = 1
+    stoplists: Stoplists | None = None
+
+    def __post_init__(self) -> None:
+        if self.stoplists is None and self.config.classifier.enabled:
+            self.stoplists = Stoplists.default()
+
+
+def clean_lines(
+    title: str | None,
+    lines: Sequence[str],
+    line_numbers: Sequence[int | None],
+    context: CleanContext,
+    url: str | None = None,
+    file: str = "",
+) -> Cleaned:
+    """All rules in order (layout, configured rules, site lines, classifier) on one article.
+
+    >>> c = clean_lines("Title", ["Share on Facebook", "The first real sentence of the story.",
+    ...                           "Advertisement", "The second one, also real."], [1, 2, 3, 4],
+    ...                 CleanContext(load_rules()))
+    >>> c.text
+    'The first real sentence of the story.\\nThe second one, also real.'
+    >>> [(r.rule, r.line) for r in c.removed]
+    [('share_widget', 1), ('advertisement', 3)]
+    """
+    config = context.config
+    marker, rules = config.for_source(url, file)
+    dropped, captions = layout_rules(title, lines, marker)
+    has_layout = any(rule == "widget_marker" for rule in dropped.values())
+    for j, line in enumerate(lines):
+        if j in dropped or not line.strip():
+            continue
+        for rule in rules:
+            if rule.matches(line):
+                dropped[j] = rule.name
+                if rule.action == "caption":
+                    caption = _key(line)
+                    if caption not in captions:
+                        captions.append(caption)
+                break
+    repeated = context.site_boilerplate.get(site_of(url, file), set())
+    if repeated:
+        for j, line in enumerate(lines):
+            if j not in dropped and line.strip() and line_key(line) in repeated:
+                dropped[j] = "site_repeated_line"
+    if not has_layout and config.classifier.enabled:
+        remaining = [line if j not in dropped else "" for j, line in enumerate(lines)]
+        keep = main_text(remaining, config.classifier, context.stoplists)
+        for j, line in enumerate(remaining):
+            if line.strip() and j not in keep:
+                dropped[j] = "outside_main_text"
     removed = [Removal(dropped[j], line_numbers[j], lines[j]) for j in sorted(dropped)]
     body = [line for j, line in enumerate(lines) if j not in dropped]
     return Cleaned(text=join_paragraphs(body), captions=captions, removed=removed)
@@ -151,24 +211,27 @@ def word_count(text: str) -> int:
     return len(_WORD_RE.findall(text))
 
 
-def clean_article(article: Article, min_words: int) -> tuple[Article, list[Removal], Rejection | None]:
+def clean_article(article: Article, context: CleanContext) -> tuple[Article, list[Removal], Rejection | None]:
     """Remove boilerplate from an article in place.
 
     Returns the article, its removed lines, and a rejection when what is left is
-    shorter than ``min_words`` words (the removed lines are returned either way,
-    so that a rejected article's text is still accountable).
+    shorter than ``context.min_words`` words (the removed lines are returned either
+    way, so that a rejected article's text is still accountable).
     """
     lines = article.text.split("\n")
-    cleaned = clean_layout(article.title, lines, [article.line_of(j) for j in range(len(lines))])
+    cleaned = clean_lines(
+        article.title, lines, [article.line_of(j) for j in range(len(lines))], context,
+        url=article.url, file=article.source["file"],
+    )
     article.text = cleaned.text
     article.captions = article.captions + [c for c in cleaned.captions if c not in article.captions]
     article.fixes["removed_lines"] = cleaned.counts()
     words = word_count(article.text)
     rejection = None
-    if words < min_words:
+    if words < context.min_words:
         rejection = Rejection(
             file=article.source["file"],
-            reason=f"too short after cleaning: {words} word(s), minimum {min_words}",
+            reason=f"too short after cleaning: {words} word(s), minimum {context.min_words}",
             stage=STAGE,
             line=article.source.get("line"),
             id=article.id,

@@ -56,3 +56,51 @@ def score_pairs(
         missed=tuple(missed),
         wrong=tuple(wrong),
     )
+
+
+@dataclass(frozen=True)
+class ShingleScore:
+    """Micro precision / recall / F1 over multisets of word n-grams against gold text."""
+
+    precision: float
+    recall: float
+    f1: float
+    pages: int
+
+
+_WORD_RE = None
+
+
+def word_ngrams(text: str, n: int = 4) -> "Counter[tuple[str, ...]]":
+    """Multiset of lower-cased ``\\w+`` word n-grams (the boilerplate corpora's measure)."""
+    import re
+    from collections import Counter
+
+    global _WORD_RE
+    if _WORD_RE is None:
+        _WORD_RE = re.compile(r"\w+")
+    tokens = _WORD_RE.findall(text.lower())
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def score_texts(pairs: Iterable[tuple[str, str]], n: int = 4) -> ShingleScore:
+    """Score (output, gold) text pairs, micro-averaged over all pages."""
+    true_positive = false_positive = false_negative = pages = 0
+    for output, gold in pairs:
+        got, want = word_ngrams(output, n), word_ngrams(gold, n)
+        overlap = sum((got & want).values())
+        true_positive += overlap
+        false_positive += sum(got.values()) - overlap
+        false_negative += sum(want.values()) - overlap
+        pages += 1
+    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 0.0
+    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return ShingleScore(round(precision, 4), round(recall, 4), round(f1, 4), pages)
+
+
+def segments_kept(output: str, segments: Iterable[str]) -> tuple[int, int]:
+    """How many of ``segments`` appear in ``output`` (whitespace-normalised), and of how many."""
+    flat = " ".join(output.split())
+    segments = [" ".join(s.split()) for s in segments]
+    return sum(s in flat for s in segments), len(segments)

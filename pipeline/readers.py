@@ -16,14 +16,14 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 from pathlib import Path
 
 import orjson
 
 from pipeline.decoding import Decoded, decode_bytes
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.segment import split_dump
+from pipeline.segment import MARKER, split_dump
 
 STAGE = "read"
 SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")
@@ -116,8 +116,9 @@ def _decoding_fixes(decoded: Decoded, first_line: int, last_line: int) -> dict:
     return fixes
 
 
-def read_file(night_dir: Path, rel: str, date: str) -> FileResult:
-    """Read one raw file of a night into articles and rejections."""
+def read_file(night_dir: Path, rel: str, date: str, marker: str = MARKER) -> FileResult:
+    """Read one raw file of a night into articles and rejections (``marker``: the
+    widget marker line that makes a ``.txt`` file a multi-article dump)."""
     path = Path(night_dir) / rel
     rejections: list[Rejection] = []
     try:
@@ -140,14 +141,18 @@ def read_file(night_dir: Path, rel: str, date: str) -> FileResult:
     if decoded.controls_removed > BINARY_CONTROL_SHARE * (len(decoded.text) + decoded.controls_removed):
         rejections.append(Rejection(rel, "binary file, not text", STAGE, excerpt=excerpt(data)))
         return FileResult([], rejections)
-    reader = _read_jsonl if name.endswith(".jsonl") else _read_txt
-    articles = reader(decoded, rel, date, rejections)
+    if name.endswith(".jsonl"):
+        articles = _read_jsonl(decoded, rel, date, rejections)
+    else:
+        articles = _read_txt(decoded, rel, date, rejections, marker)
     return FileResult(articles, rejections)
 
 
-def _read_txt(decoded: Decoded, rel: str, date: str, rejections: list[Rejection]) -> list[Article]:
+def _read_txt(
+    decoded: Decoded, rel: str, date: str, rejections: list[Rejection], marker: str
+) -> list[Article]:
     lines = decoded.text.split("\n")
-    chunks, stray = split_dump(lines)
+    chunks, stray = split_dump(lines, marker)
     if stray:
         rejections.append(
             Rejection(
@@ -279,12 +284,14 @@ def plan_shards(files: list[str], sizes: list[int], max_bytes: int, max_files: i
     return shards
 
 
-def read_shard(night_dir: Path, files: Sequence[str], date: str) -> FileResult:
-    """Read a shard's files in order."""
+def read_shard(
+    night_dir: Path, files: Sequence[str], date: str, marker_for: Callable[[str], str] = lambda rel: MARKER
+) -> FileResult:
+    """Read a shard's files in order (``marker_for(file)``: the file's widget marker)."""
     articles: list[Article] = []
     rejections: list[Rejection] = []
     for rel in files:
-        result = read_file(night_dir, rel, date)
+        result = read_file(night_dir, rel, date, marker_for(rel))
         articles.extend(result.articles)
         rejections.extend(result.rejections)
     return FileResult(articles, rejections)

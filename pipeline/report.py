@@ -50,6 +50,7 @@ def build_report(
         "rejected": len(rejected),
         "rejected_by_stage": dict(sorted(rejected_by_stage.items())),
         "rejected_by_reason": dict(sorted(rejected_by_reason.items())),
+        "site_lines": counts("site_lines")[0],
         "dedup": {k: v for k, v in dedup.items() if k not in ("duplicates",)},
         "seconds": seconds,
     }

@@ -49,9 +49,9 @@ class Chunk:
     first_line: int  # 1-based line number of the headline; lines[j] is line first_line + 1 + j
 
 
-def is_marker(line: str) -> bool:
-    """The site widget marker: a line holding only ``TT``."""
-    return line.strip() == MARKER
+def is_marker(line: str, marker: str = MARKER) -> bool:
+    """The site widget marker: a line holding only ``TT`` (or a site's own marker)."""
+    return line.strip() == marker
 
 
 def is_counter(line: str) -> bool:
@@ -59,19 +59,19 @@ def is_counter(line: str) -> bool:
     return line.strip().isdigit()
 
 
-def has_marker_layout(lines: Sequence[str]) -> bool:
+def has_marker_layout(lines: Sequence[str], marker: str = MARKER) -> bool:
     """Whether a text is in the multi-article dump layout (has a marker line)."""
-    return any(is_marker(line) for line in lines)
+    return any(is_marker(line, marker) for line in lines)
 
 
-def _repeated_headline_after(lines: Sequence[str], marker: int, stop: int) -> str | None:
+def _repeated_headline_after(lines: Sequence[str], at: int, stop: int, marker: str) -> str | None:
     """The first non-blank line after a marker (and its counter), if any before ``stop``."""
-    i = marker + 1
+    i = at + 1
     if i < stop and is_counter(lines[i]):
         i += 1
     while i < stop and not lines[i].strip():
         i += 1
-    if i < stop and not is_marker(lines[i]):
+    if i < stop and not is_marker(lines[i], marker):
         return lines[i].strip()
     return None
 
@@ -94,27 +94,27 @@ def _start_after_gap(lines: Sequence[str], marker: int, floor: int) -> int:
     return i
 
 
-def article_starts(lines: Sequence[str]) -> list[int]:
+def article_starts(lines: Sequence[str], marker: str = MARKER) -> list[int]:
     """Indexes of the headline line of every article in a marker-layout dump.
 
     The headline of an article is printed again right after its marker, so the
     article starts at the nearest line above the marker with the same text.
     Without a repeated headline, it starts after the last blank-line gap.
     """
-    markers = [i for i, line in enumerate(lines) if is_marker(line)]
+    markers = [i for i, line in enumerate(lines) if is_marker(line, marker)]
     starts: list[int] = []
-    for k, marker in enumerate(markers):
+    for k, at in enumerate(markers):
         floor = markers[k - 1] + 1 if k else 0
         stop = markers[k + 1] if k + 1 < len(markers) else len(lines)
-        headline = _repeated_headline_after(lines, marker, stop)
+        headline = _repeated_headline_after(lines, at, stop, marker)
         start = None
         if headline:
-            for i in range(marker - 1, floor - 1, -1):
+            for i in range(at - 1, floor - 1, -1):
                 if lines[i].strip() == headline:
                     start = i
                     break
         if start is None:
-            start = _start_after_gap(lines, marker, floor)
+            start = _start_after_gap(lines, at, floor)
         if starts and start <= starts[-1]:
             # A marker with no headline of its own belongs to the previous article.
             continue
@@ -130,7 +130,7 @@ def _trim_end(lines: Sequence[str]) -> tuple[str, ...]:
     return tuple(lines[:end])
 
 
-def split_dump(lines: Sequence[str]) -> tuple[list[Chunk], list[int]]:
+def split_dump(lines: Sequence[str], marker: str = MARKER) -> tuple[list[Chunk], list[int]]:
     """Split a dump's lines into article chunks.
 
     Returns the chunks and the 0-based indexes of non-blank lines that belong to
@@ -141,9 +141,9 @@ def split_dump(lines: Sequence[str]) -> tuple[list[Chunk], list[int]]:
     >>> chunks[0].title, chunks[0].lines[-1], stray
     ('Title', 'Body.', [])
     """
-    if not has_marker_layout(lines):
+    if not has_marker_layout(lines, marker):
         return split_single(lines)
-    starts = article_starts(lines)
+    starts = article_starts(lines, marker)
     stray = [i for i in range(starts[0] if starts else len(lines)) if lines[i].strip()]
     chunks = []
     for k, start in enumerate(starts):

@@ -55,6 +55,7 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
     state_dir = luigi.Parameter(default="state", description="state kept across nights")
     shard_bytes = luigi.IntParameter(default=8_000_000, description="bytes of raw files per shard task")
     shard_files = luigi.IntParameter(default=500, description="files per shard task")
+    rules = luigi.Parameter(default="config/boilerplate.toml", description="boilerplate rules file")
     min_words = luigi.IntParameter(default=1, description="articles shorter after cleaning are rejected")
     threshold = luigi.FloatParameter(default=0.8, description="Jaccard similarity of near-duplicates")
     num_perm = luigi.IntParameter(default=128, description="MinHash permutations")
@@ -95,6 +96,14 @@ def history_since(date: dt.date) -> str | None:
     """The first night tonight is compared with (None: every earlier night)."""
     days = pipeline().history_days
     return (date - dt.timedelta(days=days)).isoformat() if days > 0 else None
+
+
+def rules_path() -> Path:
+    """The boilerplate rules file: as given, else relative to the project root."""
+    path = Path(pipeline().rules)
+    if not path.is_absolute() and not path.exists():
+        path = PROJECT_ROOT / path
+    return path
 
 
 def dedup_config() -> DedupConfig:

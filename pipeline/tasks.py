@@ -3,6 +3,7 @@
     RawNight(date)                      the scraper's folder RAW_DIR/YYYY-MM-DD
       -> ReadFile(date, shard)          split into articles         stages/1-read/
       -> RepairFile(date, shard)        encoding repair (ftfy)      stages/2-repair/
+      -> CountSiteLines(date)           lines repeated on a site    stages/3-site-lines/
       -> CleanFile(date, shard)         boilerplate removal         stages/3-clean/
       -> SignFile(date, shard)          shingles + MinHash          stages/4-sign/
       -> Deduplicate(date)              exact + near duplicates     stages/5-dedup/
@@ -16,6 +17,7 @@ between files; the text work is done by the plain functions they call.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import time
 from collections import Counter
@@ -24,13 +26,14 @@ from typing import Any, Iterable
 
 import luigi
 
-from pipeline import boilerplate, dedup, encoding, readers
+from pipeline import boilerplate, dedup, encoding, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
 from pipeline.jsonl import read_json, read_jsonl, write_json, write_jsonl
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
 from pipeline.history import open_history
-from pipeline.settings import dedup_config, history_since, night_paths, pipeline
+from pipeline.rules import load_rules
+from pipeline.settings import dedup_config, history_since, night_paths, pipeline, rules_path
 
 __all__ = ["CleanCorpus", "pipeline"]
 
@@ -114,7 +117,10 @@ class ReadFile(ShardTask):
 
     def run(self) -> None:
         started = time.perf_counter()
-        result = readers.read_shard(self.paths.raw, self.files, self.paths.date)
+        rules = load_rules(rules_path())
+        result = readers.read_shard(
+            self.paths.raw, self.files, self.paths.date, lambda rel: rules.for_source(None, rel)[0]
+        )
         counts = {"files": len(self.files), "articles": len(result.articles), "rejected": len(result.rejections)}
         self.write(result.articles, result.rejections, counts, started)
 
@@ -139,22 +145,81 @@ class RepairFile(ShardTask):
         self.write(articles, [], counts, started)
 
 
+class CountSiteLines(NightTask):
+    """Count, per site, on how many pages each line appears: tonight and recent nights.
+
+    Tonight's counts are also saved under state_dir/site_lines/, for later nights.
+    """
+
+    def requires(self) -> list[luigi.Task]:
+        if not self.paths.raw.is_dir():
+            return [RawNight(self.date)]
+        return self.shard_tasks(RepairFile)
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        stage = self.paths.stages / "3-site-lines"
+        return {
+            "lines": luigi.LocalTarget(str(stage / "site_lines.json")),
+            "stats": luigi.LocalTarget(str(stage / "stats.json")),
+        }
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        settings = load_rules(rules_path()).site_lines
+        tonight = sitelines.count_sites(
+            (a["url"], a["source"]["file"], a["text"])
+            for target in self.input()
+            for a in read_jsonl(target["articles"].path)
+        )
+        saved = tonight.to_json()
+        state = Path(pipeline().state_dir) / "site_lines"
+        write_json(state / f"{self.paths.date}.json", saved)
+        counts = sitelines.SiteCounts()
+        counts.merge(saved)
+        earlier = []
+        for days in range(1, settings.recent_nights + 1):
+            night = (self.date - dt.timedelta(days=days)).isoformat()
+            path = state / f"{night}.json"
+            if path.exists():
+                counts.merge(read_json(path))
+                earlier.append(night)
+        boilerplate = counts.boilerplate(settings) if settings.enabled else {}
+        out = self.output()
+        write_json(out["lines"].path, {
+            "nights": [self.paths.date] + earlier,
+            "pages": dict(sorted(counts.pages.items())),
+            "boilerplate": {site: sorted(keys) for site, keys in sorted(boilerplate.items())},
+        })
+        stats = {"sites": len(counts.pages), "sites_with_boilerplate": len(boilerplate),
+                 "boilerplate_lines": sum(len(keys) for keys in boilerplate.values())}
+        write_json(out["stats"].path, {"counts": stats, "seconds": round(time.perf_counter() - started, 3)})
+
+
 class CleanFile(ShardTask):
     """Remove boilerplate; every removed line is kept in `removed`."""
 
     stage_dir = "3-clean"
     parts = {**ShardTask.parts, "removed": "removed.jsonl"}
 
-    def requires(self) -> ShardTask:
-        return self.upstream(RepairFile)
+    def requires(self) -> dict[str, luigi.Task]:
+        return {"articles": self.upstream(RepairFile), "site_lines": CountSiteLines(date=self.date)}
+
+    def read_articles(self) -> Iterable[Article]:
+        for record in read_jsonl(self.input()["articles"]["articles"].path):
+            yield Article.from_dict(record)
 
     def run(self) -> None:
         started = time.perf_counter()
-        min_words = pipeline().min_words
+        site_lines = read_json(self.input()["site_lines"]["lines"].path)
+        context = boilerplate.CleanContext(
+            config=load_rules(rules_path()),
+            site_boilerplate={site: set(keys) for site, keys in site_lines["boilerplate"].items()},
+            min_words=pipeline().min_words,
+        )
         kept, rejections, removed = [], [], []
         rules: Counter[str] = Counter()
         for article in self.read_articles():
-            article, removals, rejection = boilerplate.clean_article(article, min_words)
+            article, removals, rejection = boilerplate.clean_article(article, context)
             for removal in removals:
                 rules[removal.rule] += 1
                 removed.append(
@@ -271,7 +336,7 @@ class CleanCorpus(NightTask):
     """The night's outputs: articles, duplicates, rejected, removed lines, report."""
 
     def requires(self) -> dict[str, Any]:
-        deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date)}
+        deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date), "site_lines": CountSiteLines(date=self.date)}
         if self.paths.raw.is_dir():
             for stage, task_class in (("read", ReadFile), ("repair", RepairFile), ("clean", CleanFile),
                                       ("sign", SignFile)):
@@ -317,6 +382,7 @@ class CleanCorpus(NightTask):
             for stage in ("read", "repair", "clean", "sign")
         }
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
+        stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
         out = self.output()
         write_jsonl(out["articles"].path, articles)
         write_jsonl(out["duplicates"].path, duplicates)

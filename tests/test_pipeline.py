@@ -116,7 +116,7 @@ def test_samples_rejected_and_removed(sample_night):
 
 def test_samples_report(sample_night):
     report = sample_night.report()
-    assert set(report["seconds"]) == {"read", "repair", "clean", "sign", "dedup", "write"}
+    assert set(report["seconds"]) == {"read", "repair", "site_lines", "clean", "sign", "dedup", "write"}
     del report["seconds"]
     assert report == {
         "date": SAMPLE_NIGHT,
@@ -133,6 +133,7 @@ def test_samples_report(sample_night):
         "rejected": 2,
         "rejected_by_stage": {"read": 2},
         "rejected_by_reason": {"malformed JSON": 1, "missing field 'text'": 1},
+        "site_lines": {"sites": 5, "sites_with_boilerplate": 0, "boilerplate_lines": 0},
         "dedup": {
             "articles_in": 11, "kept": 9, "of_earlier_nights": 0, "superseded": 0, "history_candidates": 0,
             "threshold": 0.8, "num_perm": 128, "shingle_size": 5, "bands": 21, "rows": 6, "keep": "first",

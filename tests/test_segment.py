@@ -1,11 +1,15 @@
 """Splitting dumps into articles, and the layout rules that clean each article."""
 
-from pipeline.boilerplate import clean_layout
+from pipeline.boilerplate import CleanContext, clean_lines
+from pipeline.rules import load_rules
 from pipeline.segment import split_dump, split_single
+
+CONTEXT = CleanContext(load_rules())
 
 
 def _clean(chunk):
-    return clean_layout(chunk.title, chunk.lines, [chunk.first_line + 1 + j for j in range(len(chunk.lines))])
+    numbers = [chunk.first_line + 1 + j for j in range(len(chunk.lines))]
+    return clean_lines(chunk.title, chunk.lines, numbers, CONTEXT, file="dump.txt")
 
 
 def test_seed_splits_into_its_two_articles(seed_lines):

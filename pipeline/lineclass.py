@@ -1,0 +1,151 @@
+"""Which lines of a scraped page are the article's text: a line classifier.
+
+For text without the dump layout, typically a scraper's dump of a whole page, one
+block a line: menus, share buttons, related links and footers around the article.
+
+Each line gets a score from its own features (words, stop-word density in the page's
+language, whether it ends like a sentence, whether it looks like navigation); the
+article's main text is the stretch of lines with the largest total score (the
+maximum-sum run, so a paragraph-rich stretch wins over menus before and footers
+after it). Lines outside that stretch are dropped, except good paragraphs close to it
+(an article split by an ad block). Settings: ``[classifier]`` in config/boilerplate.toml.
+
+>>> page = ["Home", "News", "Sport", "Weather",
+...         "The council approved the new budget on Tuesday after a long debate about the "
+...         "cost of repairs to the old bridge, which has been closed since the spring.",
+...         "Officials said the work would start in March and take about a year.",
+...         "Privacy Policy", "Contact us"]
+>>> sorted(main_text(page, ClassifierSettings(), Stoplists.default()))
+[4, 5]
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import regex
+
+from pipeline.rules import ClassifierSettings
+
+_WORD_RE = regex.compile(r"\w+")
+_SENTENCE_END_RE = regex.compile(r"[.!?:;\"”’»)\]…。！？]\W*$")
+_SEPARATORS_RE = regex.compile(r"\s[|»›•·]\s")
+# Words counted for the punctuation bonus at most (a long line is good for its words).
+_BONUS_WORDS = 20
+
+
+class Stoplists:
+    """Stop words of 100 languages (jusText's lists); a page uses its best-fitting one."""
+
+    def __init__(self, languages: dict[str, frozenset[str]]) -> None:
+        self.languages = languages
+        index: dict[str, list[str]] = {}
+        for language, words in sorted(languages.items()):
+            for word in words:
+                index.setdefault(word, []).append(language)
+        self._index = index
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> "Stoplists":
+        import justext
+
+        return cls({lang: frozenset(w.lower() for w in justext.get_stoplist(lang)) for lang in justext.get_stoplists()})
+
+    def best_for(self, tokens: Sequence[str]) -> frozenset[str]:
+        """The stoplist with the most hits among the tokens (ties: alphabetical)."""
+        hits: Counter[str] = Counter()
+        for token in tokens:
+            for language in self._index.get(token, ()):
+                hits[language] += 1
+        if not hits:
+            return frozenset()
+        language = min(hits, key=lambda lang: (-hits[lang], lang))
+        return self.languages[language]
+
+
+@dataclass(frozen=True)
+class LineFeatures:
+    words: int
+    stopword_density: float
+    sentence_end: bool
+    table_row: bool
+    list_item: bool
+    navigation: bool
+
+
+def features(line: str, stopwords: frozenset[str]) -> LineFeatures:
+    stripped = line.strip()
+    tokens = _WORD_RE.findall(stripped.lower())
+    words = len(tokens)
+    density = sum(t in stopwords for t in tokens) / words if words else 0.0
+    table_row = stripped.startswith("|") and stripped.endswith("|")
+    return LineFeatures(
+        words=words,
+        stopword_density=density,
+        sentence_end=bool(_SENTENCE_END_RE.search(stripped)),
+        table_row=table_row,
+        list_item=words >= 3 and density > 0 and ("," in stripped or sum(c.isdigit() for c in stripped) >= 2),
+        navigation=not table_row and len(_SEPARATORS_RE.findall(stripped)) >= 2,
+    )
+
+
+def score(f: LineFeatures, settings: ClassifierSettings) -> float:
+    """A line's evidence of being article text (positive) or not (negative)."""
+    if f.navigation:
+        return -settings.navigation_penalty
+    value = f.words * (f.stopword_density - settings.stopword_offset)
+    if f.sentence_end:
+        value += settings.punctuation_bonus * min(f.words, _BONUS_WORDS)
+    elif f.words < settings.short_words:
+        value -= settings.short_penalty
+    if f.table_row or f.list_item:
+        value = max(value, 0.0)
+    return value
+
+
+def is_good_paragraph(f: LineFeatures, settings: ClassifierSettings) -> bool:
+    return (
+        f.words >= settings.good_words
+        and f.stopword_density >= settings.good_stopwords
+        and f.sentence_end
+        and not f.navigation
+    )
+
+
+def main_text(lines: Sequence[str], settings: ClassifierSettings, stoplists: Stoplists) -> set[int]:
+    """Indexes of the lines that are the article's text (blank lines are never included)."""
+    stopwords = stoplists.best_for([t for line in lines for t in _WORD_RE.findall(line.lower())])
+    indexes = [i for i, line in enumerate(lines) if line.strip()]
+    if not indexes:
+        return set()
+    feats = {i: features(lines[i], stopwords) for i in indexes}
+    scores = [score(feats[i], settings) for i in indexes]
+    # Maximum-sum run of consecutive (non-blank) lines (Kadane).
+    best_sum, best = 0.0, (0, -1)
+    running, start = 0.0, 0
+    for k, value in enumerate(scores):
+        if running <= 0:
+            running, start = 0.0, k
+        running += value
+        if running > best_sum:
+            best_sum, best = running, (start, k)
+    first, last = best
+    if last < first:
+        return set()
+    keep = set(indexes[first : last + 1])
+    # Good paragraphs close to the main text, on either side, join it.
+    for direction, edge in ((-1, first), (1, last)):
+        gap, k = 0, edge + direction
+        while 0 <= k < len(indexes) and gap <= settings.reach:
+            i = indexes[k]
+            if is_good_paragraph(feats[i], settings):
+                keep.add(i)
+                gap = 0
+            else:
+                gap += 1
+            k += direction
+    return keep

@@ -1,0 +1,176 @@
+"""Boilerplate rules as data: ``config/boilerplate.toml`` loaded and checked.
+
+A rule names itself, explains itself, and says which lines it removes::
+
+    [[rules]]
+    name = "advertisement"
+    comment = "Ad slot labels left in scraped text"
+    pattern = '^(advertisement|sponsored)\\W*$'
+
+>>> rule = LineRule.make({"name": "ad", "comment": "ads", "pattern": "^advertisement$"}, "test")
+>>> rule.matches("ADVERTISEMENT"), rule.matches("An advertisement for the museum ran all week.")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import regex
+
+from pipeline.settings import PROJECT_ROOT
+
+DEFAULT_RULES_PATH = PROJECT_ROOT / "config" / "boilerplate.toml"
+DEFAULT_MAX_WORDS = 12
+ACTIONS = ("drop", "caption")
+_WORDS = regex.compile(r"\w+")
+
+
+class RulesError(ValueError):
+    """The rules file is wrong; the message names the file and the rule."""
+
+
+@dataclass(frozen=True)
+class LineRule:
+    name: str
+    comment: str
+    pattern: regex.Pattern
+    max_words: int = DEFAULT_MAX_WORDS
+    action: str = "drop"
+
+    @classmethod
+    def make(cls, data: dict[str, Any], where: str) -> "LineRule":
+        missing = [key for key in ("name", "comment", "pattern") if not data.get(key)]
+        if missing:
+            raise RulesError(f"{where}: rule {data.get('name', '?')!r} lacks {', '.join(missing)}")
+        unknown = set(data) - {"name", "comment", "pattern", "max_words", "action"}
+        if unknown:
+            raise RulesError(f"{where}: rule {data['name']!r} has unknown keys {sorted(unknown)}")
+        action = data.get("action", "drop")
+        if action not in ACTIONS:
+            raise RulesError(f"{where}: rule {data['name']!r}: action must be one of {ACTIONS}")
+        try:
+            pattern = regex.compile(data["pattern"], regex.IGNORECASE | regex.VERSION1)
+        except regex.error as error:
+            raise RulesError(f"{where}: rule {data['name']!r}: bad pattern: {error}") from error
+        return cls(data["name"], data["comment"], pattern, int(data.get("max_words", DEFAULT_MAX_WORDS)), action)
+
+    def matches(self, line: str) -> bool:
+        stripped = line.strip()
+        if not stripped or len(_WORDS.findall(stripped)) > self.max_words:
+            return False
+        return self.pattern.search(stripped) is not None
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """Rules for one site, chosen by ``host:<domain>`` or ``file:<glob>``."""
+
+    match: str
+    comment: str
+    rules: tuple[LineRule, ...] = ()
+    marker: str | None = None
+
+    def applies(self, host: str | None, file: str) -> bool:
+        kind, _, value = self.match.partition(":")
+        if kind == "host":
+            return host is not None and (host == value or host.endswith("." + value))
+        return fnmatch.fnmatchcase(file, value)
+
+
+@dataclass(frozen=True)
+class SiteLineSettings:
+    enabled: bool = True
+    share: float = 0.3
+    min_pages: int = 3
+    min_site_pages: int = 5
+    recent_nights: int = 7
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    enabled: bool = True
+    stopword_offset: float = 0.2
+    punctuation_bonus: float = 0.3
+    short_words: int = 4
+    short_penalty: float = 2.0
+    navigation_penalty: float = 5.0
+    good_words: int = 15
+    good_stopwords: float = 0.3
+    reach: int = 10
+
+
+@dataclass(frozen=True)
+class BoilerplateConfig:
+    marker: str = "TT"
+    rules: tuple[LineRule, ...] = ()
+    sites: tuple[SiteRules, ...] = ()
+    site_lines: SiteLineSettings = field(default_factory=SiteLineSettings)
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+
+    def for_source(self, url: str | None, file: str) -> tuple[str, tuple[LineRule, ...]]:
+        """The widget marker and the rules (global, then the site's) for one article."""
+        host = url_host(url)
+        marker, rules = self.marker, list(self.rules)
+        for site in self.sites:
+            if site.applies(host, file):
+                rules.extend(site.rules)
+                marker = site.marker or marker
+        return marker, tuple(rules)
+
+
+def url_host(url: str | None) -> str | None:
+    """The host of a URL, lower-cased, without ``www.``.
+
+    >>> url_host("https://WWW.Example.org/news/1"), url_host(None), url_host("not a url")
+    ('example.org', None, None)
+    """
+    if not url:
+        return None
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
+
+
+def _section(data: dict[str, Any], cls: type, where: str):
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise RulesError(f"{where}: unknown settings {sorted(unknown)}")
+    return cls(**data)
+
+
+def load_rules(path: Path | str | None = None) -> BoilerplateConfig:
+    """Load and check a rules file (the project's ``config/boilerplate.toml`` by default)."""
+    path = Path(path) if path else DEFAULT_RULES_PATH
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise RulesError(f"{path}: {error}") from error
+    rules = tuple(LineRule.make(r, f"{path} [[rules]]") for r in data.get("rules", []))
+    sites = []
+    for site in data.get("sites", []):
+        match = site.get("match", "")
+        if not match.startswith(("host:", "file:")) or not site.get("comment"):
+            raise RulesError(f"{path} [[sites]] {match!r}: needs match = 'host:...' or 'file:...' and a comment")
+        site_rules = tuple(LineRule.make(r, f"{path} [[sites]] {match}") for r in site.get("rules", []))
+        sites.append(SiteRules(match, site["comment"], site_rules, site.get("marker")))
+    names = [r.name for r in rules] + [r.name for s in sites for r in s.rules]
+    reserved = {"outside_main_text", "site_repeated_line", "caption", "repeated_caption", "widget_marker",
+                "widget_counter", "repeated_headline"}
+    clashes = sorted({n for n in names if n in reserved})
+    if clashes:
+        raise RulesError(f"{path}: rule names {clashes} are the built-in rules' names")
+    return BoilerplateConfig(
+        marker=data.get("layout", {}).get("marker", "TT"),
+        rules=rules,
+        sites=tuple(sites),
+        site_lines=_section(data.get("site_lines", {}), SiteLineSettings, f"{path} [site_lines]"),
+        classifier=_section(data.get("classifier", {}), ClassifierSettings, f"{path} [classifier]"),
+    )

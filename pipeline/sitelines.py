@@ -1,0 +1,94 @@
+"""Lines a site repeats on many of its pages: site boilerplate, found by counting.
+
+A site is the URL's host (``www.`` dropped), or, for records without a URL, the file
+they came from. For each site, count on how many of its pages each line appears
+(pages of one story captured again count once: they share their longest line). A
+line on at least ``share`` of the site's pages, and on at least ``min_pages`` of
+them, is boilerplate, provided the site has ``min_site_pages`` pages; counts of
+recent nights are added from the state folder, so a site with few pages a night
+still gets its menus found.
+
+>>> counts = SiteCounts()
+>>> for page in (["Menu", "Story one."], ["Menu", "Story two."], ["Menu", "Story three."]):
+...     counts.add("example.org", page)
+>>> sorted(counts.boilerplate(SiteLineSettings(share=0.5, min_pages=3, min_site_pages=3))["example.org"]) == [
+...     line_key("Menu")]
+True
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import xxhash
+
+from pipeline.rules import SiteLineSettings, url_host
+
+
+def line_key(line: str) -> str:
+    """Fingerprint of a line: case and spacing do not matter."""
+    return xxhash.xxh64_hexdigest(" ".join(line.split()).casefold().encode("utf-8"))
+
+
+def site_of(url: str | None, file: str) -> str:
+    """The site an article belongs to, for counting repeated lines."""
+    return url_host(url) or f"file:{file}"
+
+
+@dataclass
+class SiteCounts:
+    """Per site: distinct pages, and on how many of them each line appears."""
+
+    pages: Counter = field(default_factory=Counter)
+    lines: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    _seen: set = field(default_factory=set)
+
+    def add(self, site: str, page_lines: Sequence[str]) -> None:
+        keys = {line_key(line) for line in page_lines if line.strip()}
+        if not keys:
+            return
+        longest = max((line for line in page_lines if line.strip()), key=lambda l: (len(l.strip()), l))
+        story = (site, line_key(longest))
+        if story in self._seen:
+            return  # the same story captured again
+        self._seen.add(story)
+        self.pages[site] += 1
+        self.lines[site].update(keys)
+
+    def merge(self, other: dict) -> None:
+        """Add counts saved by :meth:`to_json` (an earlier night's)."""
+        for site, data in other.items():
+            self.pages[site] += data["pages"]
+            self.lines[site].update(data["lines"])
+
+    def to_json(self, minimum: int = 2) -> dict:
+        """Counts worth keeping (lines seen on at least ``minimum`` pages), sorted."""
+        return {
+            site: {
+                "pages": self.pages[site],
+                "lines": dict(sorted((k, v) for k, v in self.lines[site].items() if v >= minimum)),
+            }
+            for site in sorted(self.pages)
+        }
+
+    def boilerplate(self, settings: SiteLineSettings) -> dict[str, set[str]]:
+        """Per site, the fingerprints of its boilerplate lines."""
+        out: dict[str, set[str]] = {}
+        for site, pages in self.pages.items():
+            if pages < settings.min_site_pages:
+                continue
+            needed = max(settings.min_pages, settings.share * pages)
+            lines = {key for key, count in self.lines[site].items() if count >= needed}
+            if lines:
+                out[site] = lines
+        return out
+
+
+def count_sites(articles: Iterable[tuple[str | None, str, str]]) -> SiteCounts:
+    """Count (url, file, text) articles."""
+    counts = SiteCounts()
+    for url, file, text in articles:
+        counts.add(site_of(url, file), text.split("\n"))
+    return counts
