@@ -140,6 +140,11 @@ def layout_rules(
     return dropped, captions
 
 
+LAYOUT_RULES = frozenset(
+    {"caption", "repeated_caption", "widget_marker", "widget_counter", "repeated_headline"}
+)
+
+
 @dataclass
 class CleanContext:
     """What the clean stage knows beyond one article: rules, site boilerplate, minimum."""
@@ -192,11 +197,11 @@ def clean_lines(
         for j, line in enumerate(lines):
             if j not in dropped and line.strip() and line_key(line) in repeated:
                 dropped[j] = "site_repeated_line"
-    if not has_layout and config.classifier.enabled:
-        remaining = [line if j not in dropped else "" for j, line in enumerate(lines)]
-        keep = main_text(remaining, config.classifier, context.stoplists)
-        for j, line in enumerate(remaining):
-            if line.strip() and j not in keep:
+    evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
+    if not has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
+        keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped))
+        for j, line in enumerate(lines):
+            if line.strip() and j not in keep and j not in dropped:
                 dropped[j] = "outside_main_text"
     removed = [Removal(dropped[j], line_numbers[j], lines[j]) for j in sorted(dropped)]
     body = [line for j, line in enumerate(lines) if j not in dropped]

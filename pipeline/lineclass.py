@@ -100,8 +100,10 @@ def score(f: LineFeatures, settings: ClassifierSettings) -> float:
     value = f.words * (f.stopword_density - settings.stopword_offset)
     if f.sentence_end:
         value += settings.punctuation_bonus * min(f.words, _BONUS_WORDS)
-    elif f.words < settings.short_words:
-        value -= settings.short_penalty
+    else:
+        value -= settings.unpunctuated_penalty * min(f.words, _BONUS_WORDS)
+        if f.words < settings.short_words:
+            value -= settings.short_penalty
     if f.table_row or f.list_item:
         value = max(value, 0.0)
     return value
@@ -116,14 +118,22 @@ def is_good_paragraph(f: LineFeatures, settings: ClassifierSettings) -> bool:
     )
 
 
-def main_text(lines: Sequence[str], settings: ClassifierSettings, stoplists: Stoplists) -> set[int]:
-    """Indexes of the lines that are the article's text (blank lines are never included)."""
-    stopwords = stoplists.best_for([t for line in lines for t in _WORD_RE.findall(line.lower())])
+def main_text(
+    lines: Sequence[str], settings: ClassifierSettings, stoplists: Stoplists, removed: set[int] = frozenset()
+) -> set[int]:
+    """Indexes of the lines that are the article's text (blank lines are never included).
+
+    ``removed``: lines other rules already removed; they count as navigation (a menu
+    item removed by a rule still marks where the menu is) and are never returned.
+    """
+    stopwords = stoplists.best_for(
+        [t for i, line in enumerate(lines) if i not in removed for t in _WORD_RE.findall(line.lower())]
+    )
     indexes = [i for i, line in enumerate(lines) if line.strip()]
     if not indexes:
         return set()
     feats = {i: features(lines[i], stopwords) for i in indexes}
-    scores = [score(feats[i], settings) for i in indexes]
+    scores = [-settings.navigation_penalty if i in removed else score(feats[i], settings) for i in indexes]
     # Maximum-sum run of consecutive (non-blank) lines (Kadane).
     best_sum, best = 0.0, (0, -1)
     running, start = 0.0, 0
@@ -136,13 +146,13 @@ def main_text(lines: Sequence[str], settings: ClassifierSettings, stoplists: Sto
     first, last = best
     if last < first:
         return set()
-    keep = set(indexes[first : last + 1])
+    keep = set(indexes[first : last + 1]) - removed
     # Good paragraphs close to the main text, on either side, join it.
     for direction, edge in ((-1, first), (1, last)):
         gap, k = 0, edge + direction
         while 0 <= k < len(indexes) and gap <= settings.reach:
             i = indexes[k]
-            if is_good_paragraph(feats[i], settings):
+            if i not in removed and is_good_paragraph(feats[i], settings):
                 keep.add(i)
                 gap = 0
             else:

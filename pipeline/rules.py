@@ -99,10 +99,12 @@ class ClassifierSettings:
     punctuation_bonus: float = 0.3
     short_words: int = 4
     short_penalty: float = 2.0
+    unpunctuated_penalty: float = 0.0
     navigation_penalty: float = 5.0
     good_words: int = 15
     good_stopwords: float = 0.3
     reach: int = 10
+    min_evidence: int = 0
 
 
 @dataclass(frozen=True)

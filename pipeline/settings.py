@@ -56,7 +56,7 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
     shard_bytes = luigi.IntParameter(default=8_000_000, description="bytes of raw files per shard task")
     shard_files = luigi.IntParameter(default=500, description="files per shard task")
     rules = luigi.Parameter(default="config/boilerplate.toml", description="boilerplate rules file")
-    min_words = luigi.IntParameter(default=1, description="articles shorter after cleaning are rejected")
+    min_words = luigi.IntParameter(default=20, description="articles shorter after cleaning are rejected")
     threshold = luigi.FloatParameter(default=0.8, description="Jaccard similarity of near-duplicates")
     num_perm = luigi.IntParameter(default=128, description="MinHash permutations")
     shingle_size = luigi.IntParameter(default=5, description="words per shingle")

@@ -219,7 +219,8 @@ def test_exit_codes_are_distinct(tmp_path):
 
 def test_small_files_are_grouped_into_shards(night):
     for i in range(5):
-        night.add(f"story-{i}.txt", f"Headline {i}\n\nBody of story number {i} with some words.\n")
+        night.add(f"story-{i}.txt", f"Headline {i}\n\nBody of story number {i}, which the reporter filed "
+                                     f"late on Tuesday after a long council meeting about the ferry.\n")
     assert night.run(shard_files=2)
     assert sorted(p.name for p in (night.out / "stages" / "1-read").glob("*.articles.jsonl")) == [
         "shard-00000.articles.jsonl", "shard-00001.articles.jsonl", "shard-00002.articles.jsonl"
