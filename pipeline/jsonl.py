@@ -7,6 +7,7 @@ would take for complete.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # A run killed mid-write leaves its temporary file behind; the next writer of the
+        # same file clears it (only one task ever writes a given output).
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            _remove_quietly(str(stale))
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error

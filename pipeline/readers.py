@@ -171,7 +171,7 @@ def _read_txt(
         articles.append(
             Article(
                 id=f"{date}/{rel}#{index}",
-                title=chunk.title,
+                title=chunk.title or None,
                 text="\n".join(chunk.lines),
                 captions=[],
                 url=None,
@@ -285,13 +285,18 @@ def plan_shards(files: list[str], sizes: list[int], max_bytes: int, max_files: i
 
 
 def read_shard(
-    night_dir: Path, files: Sequence[str], date: str, marker_for: Callable[[str], str] = lambda rel: MARKER
+    night_dir: Path,
+    files: Sequence[str],
+    date: str,
+    marker_for: Callable[[str], str] = lambda rel: MARKER,
+    on_file: Callable[[], None] = lambda: None,
 ) -> FileResult:
     """Read a shard's files in order (``marker_for(file)``: the file's widget marker)."""
     articles: list[Article] = []
     rejections: list[Rejection] = []
     for rel in files:
         result = read_file(night_dir, rel, date, marker_for(rel))
+        on_file()
         articles.extend(result.articles)
         rejections.extend(result.rejections)
     return FileResult(articles, rejections)

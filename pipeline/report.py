@@ -20,13 +20,14 @@ def _sum_counters(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
 
 def build_report(
     date: str,
-    files: Sequence[str],
+    files: Sequence[dict[str, Any]],
     stats: dict[str, list[dict[str, Any]]],
     rejected: Sequence[dict[str, Any]],
     articles_out: int,
     write_seconds: float,
 ) -> dict[str, Any]:
-    """Assemble the report from per-task stats (``{stage: [{"counts", "seconds"}, ...]}``)."""
+    """Assemble the report from per-task stats (``{stage: [{"counts", "seconds"}, ...]}``);
+    ``files`` is the manifest of the raw files read (``file``, ``bytes``)."""
 
     def counts(stage: str) -> list[dict[str, Any]]:
         return [s["counts"] for s in stats[stage]]
@@ -52,6 +53,7 @@ def build_report(
         "rejected_by_reason": dict(sorted(rejected_by_reason.items())),
         "site_lines": counts("site_lines")[0],
         "dedup": {k: v for k, v in dedup.items() if k not in ("duplicates",)},
+        "inputs": list(files),
         "seconds": seconds,
     }
 

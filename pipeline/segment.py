@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 MARKER = "TT"
+# A first line longer than this is not a headline.
+MAX_TITLE_CHARS = 500
 # Blank lines in a row that end an article when there is no repeated headline
 # to find the next article's start by.
 ARTICLE_GAP = 2
@@ -159,8 +161,16 @@ def split_single(lines: Sequence[str]) -> tuple[list[Chunk], list[int]]:
 
     >>> split_single(["", "Headline", "", "Body.", ""])[0]
     [Chunk(title='Headline', lines=('', 'Body.'), first_line=2)]
+
+    A first line too long to be a headline (a file that is one long line) is body,
+    and the article has no title:
+
+    >>> split_single(["x" * 600])[0][0].title
+    ''
     """
     for i, line in enumerate(lines):
         if line.strip():
+            if len(line.strip()) > MAX_TITLE_CHARS:
+                return [Chunk(title="", lines=_trim_end(lines[i:]), first_line=i)], []
             return [Chunk(title=line.strip(), lines=_trim_end(lines[i + 1 :]), first_line=i + 1)], []
     return [], []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,6 +37,33 @@ from pipeline.rules import load_rules
 from pipeline.settings import dedup_config, history_since, night_paths, pipeline, rules_path
 
 __all__ = ["CleanCorpus", "pipeline"]
+
+logger = logging.getLogger("luigi-interface")
+# Seconds between progress reports of a running task (log line, luigid status).
+PROGRESS_EVERY = 5.0
+
+
+class Progress:
+    """Reports a task's progress to Luigi (percentage, status message) and the log."""
+
+    def __init__(self, task: luigi.Task, total: int, label: str) -> None:
+        self.task, self.total, self.label = task, max(total, 1), label
+        self.done = 0
+        self.last = time.monotonic()
+        self._report()
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY or self.done >= self.total:
+            self.last = now
+            self._report()
+
+    def _report(self) -> None:
+        message = f"{self.task.task_id}: {self.label} {self.done}/{self.total}"
+        self.task.set_progress_percentage(min(100, round(100 * self.done / self.total)))
+        self.task.set_status_message(message)
+        logger.info(message)
 
 
 class RawNight(luigi.ExternalTask):
@@ -118,8 +146,10 @@ class ReadFile(ShardTask):
     def run(self) -> None:
         started = time.perf_counter()
         rules = load_rules(rules_path())
+        progress = Progress(self, len(self.files), "files read")
         result = readers.read_shard(
-            self.paths.raw, self.files, self.paths.date, lambda rel: rules.for_source(None, rel)[0]
+            self.paths.raw, self.files, self.paths.date, lambda rel: rules.for_source(None, rel)[0],
+            on_file=lambda: progress.advance(),
         )
         counts = {"files": len(self.files), "articles": len(result.articles), "rejected": len(result.rejections)}
         self.write(result.articles, result.rejections, counts, started)
@@ -135,7 +165,11 @@ class RepairFile(ShardTask):
 
     def run(self) -> None:
         started = time.perf_counter()
-        articles = [encoding.repair_article(a) for a in self.read_articles()]
+        articles = list(self.read_articles())
+        progress = Progress(self, len(articles), "articles repaired")
+        for article in articles:
+            encoding.repair_article(article)
+            progress.advance()
         fixes = Counter(f for a in articles for f in a.fixes["encoding"]["fixes"])
         counts = {
             "articles": len(articles),
@@ -218,7 +252,10 @@ class CleanFile(ShardTask):
         )
         kept, rejections, removed = [], [], []
         rules: Counter[str] = Counter()
-        for article in self.read_articles():
+        articles = list(self.read_articles())
+        progress = Progress(self, len(articles), "articles cleaned")
+        for article in articles:
+            progress.advance()
             article, removals, rejection = boilerplate.clean_article(article, context)
             for removal in removals:
                 rules[removal.rule] += 1
@@ -388,8 +425,9 @@ class CleanCorpus(NightTask):
         write_jsonl(out["duplicates"].path, duplicates)
         write_jsonl(out["rejected"].path, rejected)
         write_jsonl(out["removed"].path, removed)
+        inputs_manifest = [{"file": f, "bytes": (self.paths.raw / f).stat().st_size} for f in files]
         report = build_report(
-            self.paths.date, files, stats, rejected, len(articles), time.perf_counter() - started
+            self.paths.date, inputs_manifest, stats, rejected, len(articles), time.perf_counter() - started
         )
         write_json(out["report"].path, report)
 
