@@ -77,7 +77,7 @@ def cmd_rerun(args: argparse.Namespace, luigi_flags: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["inspect"]:
-        from pipeline.inspect import main as inspect_main
+        from pipeline.inspector import main as inspect_main
 
         return inspect_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0])

@@ -27,9 +27,10 @@ from typing import Any, Iterable
 
 import luigi
 
-from pipeline import boilerplate, dedup, encoding, readers, sitelines
+from pipeline import boilerplate, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
-from pipeline.jsonl import read_json, read_jsonl, write_json, write_jsonl
+from pipeline.jsonl import atomic_writer, read_json, read_jsonl, write_json, write_jsonl
+from pipeline.nightdata import Night
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
 from pipeline.history import open_history
@@ -382,8 +383,9 @@ class CleanCorpus(NightTask):
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         out = self.paths.out
-        names = ("articles.jsonl", "duplicates.jsonl", "rejected.jsonl", "removed.jsonl", "report.json")
-        return {name.split(".")[0]: luigi.LocalTarget(str(out / name)) for name in names}
+        names = ("articles.jsonl", "duplicates.jsonl", "rejected.jsonl", "removed.jsonl", "report.json",
+                 "report.html")
+        return {name.replace(".", "_"): luigi.LocalTarget(str(out / name)) for name in names}
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -421,15 +423,18 @@ class CleanCorpus(NightTask):
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
         out = self.output()
-        write_jsonl(out["articles"].path, articles)
-        write_jsonl(out["duplicates"].path, duplicates)
-        write_jsonl(out["rejected"].path, rejected)
-        write_jsonl(out["removed"].path, removed)
+        write_jsonl(out["articles_jsonl"].path, articles)
+        write_jsonl(out["duplicates_jsonl"].path, duplicates)
+        write_jsonl(out["rejected_jsonl"].path, rejected)
+        write_jsonl(out["removed_jsonl"].path, removed)
         inputs_manifest = [{"file": f, "bytes": (self.paths.raw / f).stat().st_size} for f in files]
         report = build_report(
             self.paths.date, inputs_manifest, stats, rejected, len(articles), time.perf_counter() - started
         )
-        write_json(out["report"].path, report)
+        write_json(out["report_json"].path, report)
+        # The page reads back what was just written, like anyone inspecting the night.
+        with atomic_writer(out["report_html"].path) as handle:
+            handle.write(htmlreport.render(Night(self.paths.out)).encode("utf-8"))
 
 
 def _duplicate_record(decision: dict[str, Any], source: dict[str, Any] | None) -> dict[str, Any]:
@@ -446,8 +451,3 @@ _STAGE_ORDER = {"list": 0, "read": 1, "repair": 2, "clean": 3}
 
 def _rejection_order(record: dict) -> tuple:
     return (record["file"], _STAGE_ORDER.get(record["stage"], 9), record["line"] or 0, record["offset"] or 0)
-
-
-def output_paths(date) -> dict[str, Path]:
-    """The night's output files (for tools that inspect a night)."""
-    return {name: Path(t.path) for name, t in CleanCorpus(date=date).output().items()}

@@ -1,0 +1,158 @@
+"""A finished night's outputs, loaded for people: the inspector and the HTML report.
+
+Reads only what the pipeline wrote (``OUT_DIR/YYYY-MM-DD/``), never the raw input, so it
+works on a copy of the outputs on another machine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline.jsonl import read_json, read_jsonl
+
+NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TREND_NIGHTS = 14
+
+
+class NightNotFound(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class WordDiff:
+    """A word-level comparison: (operation, left words, right words) runs."""
+
+    runs: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, left: str, right: str) -> "WordDiff":
+        a, b = left.split(), right.split()
+        matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+        return cls(tuple(
+            (op, " ".join(a[i1:i2]), " ".join(b[j1:j2])) for op, i1, i2, j1, j2 in matcher.get_opcodes()
+        ))
+
+    def changes(self) -> int:
+        return sum(op != "equal" for op, _, _ in self.runs)
+
+
+class Night:
+    """One night's output folder."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        if not (self.folder / "report.json").is_file():
+            raise NightNotFound(f"{self.folder} is not a finished night (no report.json)")
+        self.date = self.folder.name
+
+    @functools.cached_property
+    def report(self) -> dict[str, Any]:
+        return read_json(self.folder / "report.json")
+
+    def _records(self, name: str) -> list[dict[str, Any]]:
+        path = self.folder / name
+        return list(read_jsonl(path)) if path.exists() else []
+
+    @functools.cached_property
+    def articles(self) -> list[dict[str, Any]]:
+        return self._records("articles.jsonl")
+
+    @functools.cached_property
+    def duplicates(self) -> list[dict[str, Any]]:
+        return self._records("duplicates.jsonl")
+
+    @functools.cached_property
+    def rejected(self) -> list[dict[str, Any]]:
+        return self._records("rejected.jsonl")
+
+    @functools.cached_property
+    def removed(self) -> list[dict[str, Any]]:
+        return self._records("removed.jsonl")
+
+    def cleaned(self) -> Iterator[dict[str, Any]]:
+        """Every article after cleaning, kept or not (the clean stage's output)."""
+        for path in sorted((self.folder / "stages" / "3-clean").glob("*.articles.jsonl")):
+            yield from read_jsonl(path)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, dict[str, Any]]:
+        index: dict[str, dict[str, Any]] = {}
+        for article in self.cleaned():
+            index.setdefault(article["id"], article)
+        for article in self.articles:  # the kept version wins when input ids repeat
+            index[article["id"]] = article
+        return index
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """An article by id: the kept one, else the cleaned one (a dropped duplicate)."""
+        return self._by_id.get(article_id)
+
+    def removed_lines(self, article_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.removed if r["id"] == article_id]
+
+    def duplicate(self, article_id: str) -> dict[str, Any] | None:
+        return next((d for d in self.duplicates if d["id"] == article_id and not d.get("superseded")), None) or next(
+            (d for d in self.duplicates if d["id"] == article_id), None
+        )
+
+    def rejections(self, article_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.rejected if r.get("id") == article_id]
+
+    def sibling(self, date: str) -> "Night | None":
+        try:
+            return Night(self.folder.parent / date)
+        except NightNotFound:
+            return None
+
+    def previous(self, count: int = TREND_NIGHTS - 1) -> list["Night"]:
+        """The finished nights before this one in the same output folder (oldest first)."""
+        dates = sorted(
+            p.name for p in self.folder.parent.iterdir()
+            if p.is_dir() and NIGHT_RE.match(p.name) and p.name < self.date and (p / "report.json").is_file()
+        )
+        return [Night(self.folder.parent / d) for d in dates[-count:]]
+
+    def top_removed(self, per_rule: int = 3) -> dict[str, list[tuple[str, int]]]:
+        """Per rule, its most frequently removed lines (text, count)."""
+        by_rule: dict[str, Counter] = defaultdict(Counter)
+        for record in self.removed:
+            by_rule[record["rule"]][" ".join(record["text"].split())] += 1
+        return {
+            rule: sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:per_rule]
+            for rule, counter in sorted(by_rule.items())
+        }
+
+    def duplicate_groups(self) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        """(kept id, its night, the articles dropped as its duplicates), largest first."""
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for record in self.duplicates:
+            groups[(record["dup_of"], record["dup_of_night"])].append(record)
+        return sorted(
+            ((kept, night, members) for (kept, night), members in groups.items()),
+            key=lambda group: (-len(group[2]), group[0]),
+        )
+
+
+def summary(night: Night) -> dict[str, Any]:
+    """The figures of a night at a glance, from its report."""
+    report = night.report
+    articles_in = report["articles_in"]
+    duplicates = sum(report["duplicates"].values())
+    return {
+        "date": night.date,
+        "files": report["files"],
+        "articles_in": articles_in,
+        "articles_out": report["articles_out"],
+        "repaired": report["repaired"],
+        "rejected": report["rejected"],
+        "rejected_by_reason": report["rejected_by_reason"],
+        "duplicates": report["duplicates"],
+        "duplicate_rate": round(duplicates / articles_in, 4) if articles_in else 0.0,
+        "lines_removed": report["lines_removed"],
+    }
