@@ -27,7 +27,7 @@ from typing import Sequence
 
 from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.rules import BoilerplateConfig, load_rules
+from pipeline.rules import BoilerplateConfig, has_more_words, load_rules, word_count
 from pipeline.segment import MARKER, is_counter, is_marker
 from pipeline.sitelines import line_key, site_of
 
@@ -181,11 +181,15 @@ def clean_lines(
     marker, rules = config.for_source(url, file)
     dropped, captions = layout_rules(title, lines, marker)
     has_layout = any(rule == "widget_marker" for rule in dropped.values())
+    longest_rule = max((rule.max_words for rule in rules), default=0)
     for j, line in enumerate(lines):
         if j in dropped or not line.strip():
             continue
+        if has_more_words(line, longest_rule):
+            continue  # a paragraph longer than any rule's reach
+        words = word_count(line)
         for rule in rules:
-            if rule.matches(line):
+            if rule.matches(line, words):
                 dropped[j] = rule.name
                 if rule.action == "caption":
                     caption = _key(line)
@@ -208,14 +212,6 @@ def clean_lines(
     return Cleaned(text=join_paragraphs(body), captions=captions, removed=removed)
 
 
-_WORD_RE = re.compile(r"\w+")
-
-
-def word_count(text: str) -> int:
-    """Words as the minimum-length rule counts them (runs of word characters)."""
-    return len(_WORD_RE.findall(text))
-
-
 def clean_article(article: Article, context: CleanContext) -> tuple[Article, list[Removal], Rejection | None]:
     """Remove boilerplate from an article in place.
 
@@ -231,9 +227,9 @@ def clean_article(article: Article, context: CleanContext) -> tuple[Article, lis
     article.text = cleaned.text
     article.captions = article.captions + [c for c in cleaned.captions if c not in article.captions]
     article.fixes["removed_lines"] = cleaned.counts()
-    words = word_count(article.text)
     rejection = None
-    if words < context.min_words:
+    if context.min_words > 0 and not has_more_words(article.text, context.min_words - 1):
+        words = word_count(article.text)
         rejection = Rejection(
             file=article.source["file"],
             reason=f"too short after cleaning: {words} word(s), minimum {context.min_words}",

@@ -15,6 +15,8 @@ A rule names itself, explains itself, and says which lines it removes::
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,7 +30,27 @@ from pipeline.settings import PROJECT_ROOT
 DEFAULT_RULES_PATH = PROJECT_ROOT / "config" / "boilerplate.toml"
 DEFAULT_MAX_WORDS = 12
 ACTIONS = ("drop", "caption")
-_WORDS = regex.compile(r"\w+")
+_WORDS = re.compile(r"\w+")
+
+
+def word_count(text: str) -> int:
+    """Words as the rules count them: runs of word characters."""
+    return len(_WORDS.findall(text))
+
+
+@functools.cache
+def _more_than(count: int) -> re.Pattern:
+    # Anchored, and \w+ / \W+ never overlap: one left-to-right pass, no backtracking.
+    return re.compile(r"\W*(?:\w+\W+){%d}\w" % count)
+
+
+def has_more_words(text: str, count: int) -> bool:
+    """Whether ``text`` has more than ``count`` words, looking no further than needed.
+
+    >>> has_more_words("one, two three", 2), has_more_words("one, two three", 3)
+    (True, False)
+    """
+    return _more_than(count).match(text) is not None
 
 
 class RulesError(ValueError):
@@ -60,11 +82,14 @@ class LineRule:
             raise RulesError(f"{where}: rule {data['name']!r}: bad pattern: {error}") from error
         return cls(data["name"], data["comment"], pattern, int(data.get("max_words", DEFAULT_MAX_WORDS)), action)
 
-    def matches(self, line: str) -> bool:
+    def matches(self, line: str, words: int | None = None) -> bool:
+        """Whether the rule removes this line (``words``: its word count, if known)."""
         stripped = line.strip()
-        if not stripped or len(_WORDS.findall(stripped)) > self.max_words:
+        if not stripped:
             return False
-        return self.pattern.search(stripped) is not None
+        if words is None:
+            words = word_count(stripped)
+        return words <= self.max_words and self.pattern.search(stripped) is not None
 
 
 @dataclass(frozen=True)

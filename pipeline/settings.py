@@ -53,6 +53,7 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
     raw_dir = luigi.Parameter(default="samples", description="folder of night folders YYYY-MM-DD")
     out_dir = luigi.Parameter(default="out", description="where each night's outputs go")
     state_dir = luigi.Parameter(default="state", description="state kept across nights")
+    processes = luigi.IntParameter(default=1, description="processes per task for CPU-bound stages")
     shard_bytes = luigi.IntParameter(default=8_000_000, description="bytes of raw files per shard task")
     shard_files = luigi.IntParameter(default=500, description="files per shard task")
     rules = luigi.Parameter(default="config/boilerplate.toml", description="boilerplate rules file")

@@ -139,6 +139,11 @@ def test_samples_report(sample_night):
             "threshold": 0.8, "num_perm": 128, "shingle_size": 5, "bands": 21, "rows": 6, "keep": "first",
             "history": "sqlite", "history_since": None,
         },
+        "inputs": [
+            {"file": "gazette-wire.txt", "bytes": 2983}, {"file": "harbour-times.txt", "bytes": 3663},
+            {"file": "legacy-latin1.txt", "bytes": 338}, {"file": "mojibake-notice.txt", "bytes": 683},
+            {"file": "rail-archive.jsonl.gz", "bytes": 352}, {"file": "scraper-feed.jsonl", "bytes": 3438},
+        ],
     }
 
 

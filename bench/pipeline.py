@@ -1,0 +1,231 @@
+"""End-to-end throughput of the nightly chain, against the pipeline a user writes by hand.
+
+    python -m bench.pipeline                         # 20,000 articles (about 60 MB), one worker
+    python -m bench.pipeline --articles 5000 --workers 2
+    python -m bench.pipeline --articles 100000       # the memory check
+
+Generates a deterministic synthetic night from the BBC corpus (../shared/corpora/bbc,
+else the samples): new articles made of paragraphs of real ones, in seed-layout .txt
+dumps (widget markers, captions printed twice) and JSONL scraper files, some with
+mojibake, with planted exact and near duplicates. Runs the full Luigi chain on it in a
+fresh process and prints articles/s, MB/s, peak memory, seconds per stage, and the
+duplicate recall and precision against what was planted. Then runs the hand-written
+pipeline (ftfy.fix_text on every text, datasketch MinHash.update() per shingle with
+the default hash, MinHashLSH query + insert) on a slice of the same articles and
+prints the ratio. Results go to bench/results/pipeline-N-wW.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from bench.common import CORPORA, RESULTS, ROOT, machine, save
+
+NIGHT = "2026-11-27"
+ARTICLES_PER_FILE = 500
+EXACT_SHARE = 0.03  # planted exact copies (after normalisation: different spacing/case)
+NEAR_SHARE = 0.05  # planted near copies (one paragraph edited, a sentence added)
+MOJIBAKE_SHARE = 0.02
+HAND_SLICE = 400
+
+
+def source_paragraphs() -> list[list[str]]:
+    """Paragraph lists of real articles."""
+    path = CORPORA / "bbc" / "articles.jsonl.gz"
+    texts: list[str] = []
+    if path.exists():
+        with gzip.open(path) as handle:
+            texts = [orjson.loads(line)["text"] for line in handle]
+    else:
+        for sample in sorted((ROOT / "samples").rglob("*.txt")):
+            texts.append(sample.read_text(encoding="utf-8", errors="replace"))
+    out = []
+    for text in texts:
+        paragraphs = [p.strip() for p in text.split("\n\n") if len(p.split()) >= 8]
+        if len(paragraphs) >= 3:
+            out.append(paragraphs)
+    return out
+
+
+def generate(raw: Path, count: int, seed: int = 7) -> dict:
+    """Write the synthetic night; returns the planted duplicate pairs (copy id -> original id)."""
+    import ftfy.bad_codecs  # noqa: F401
+
+    rng = np.random.default_rng(seed)
+    pools = source_paragraphs()
+    night = raw / NIGHT
+    shutil.rmtree(night, ignore_errors=True)
+    night.mkdir(parents=True)
+    articles: list[dict] = []
+    planted: dict[str, str] = {}
+    for i in range(count):
+        article_id = f"syn-{i:06d}"
+        roll = rng.random()
+        if i > 50 and roll < EXACT_SHARE:
+            original = articles[int(rng.integers(0, len(articles)))]
+            text = "  ".join(original["text"].upper().split(" "))  # same words, other case and spacing
+            planted[article_id] = original["id"]
+            articles.append({"id": article_id, "title": original["title"], "text": text, "captions": original["captions"]})
+            continue
+        if i > 50 and roll < EXACT_SHARE + NEAR_SHARE:
+            original = articles[int(rng.integers(0, len(articles)))]
+            paragraphs = original["text"].split("\n\n")
+            k = int(rng.integers(0, len(paragraphs)))
+            words = paragraphs[k].split()
+            words[int(rng.integers(0, len(words)))] = "reportedly"
+            paragraphs[k] = " ".join(words)
+            paragraphs.append("The report was updated later in the day with comments from officials.")
+            planted[article_id] = original["id"]
+            articles.append({"id": article_id, "title": original["title"] + " (updated)",
+                             "text": "\n\n".join(paragraphs), "captions": original["captions"]})
+            continue
+        picked = [pools[int(j)] for j in rng.integers(0, len(pools), size=3)]
+        paragraphs = [p for source in picked for p in source[: int(rng.integers(2, 4))]]
+        text = "\n\n".join(paragraphs[:8])
+        title = " ".join(picked[0][0].split()[:9]).rstrip(".,") + f" ({i})"
+        captions = [f"A scene from the story, photographed on day {i % 28 + 1}. (AFP)"] if rng.random() < 0.7 else []
+        if rng.random() < MOJIBAKE_SHARE:
+            text = text.encode("utf-8").decode("sloppy-windows-1252")  # mojibake (UTF-8 read as Windows-1252)
+        articles.append({"id": article_id, "title": title, "text": text, "captions": captions})
+    output_id: dict[str, str] = {}  # synthetic id -> the id the pipeline gives the article
+    for start in range(0, count, ARTICLES_PER_FILE):
+        chunk = articles[start : start + ARTICLES_PER_FILE]
+        number = start // ARTICLES_PER_FILE
+        for k, a in enumerate(chunk):
+            output_id[a["id"]] = a["id"] if number % 2 else f"{NIGHT}/dump-{number:04d}.txt#{k}"
+        if number % 2:
+            lines = [orjson.dumps({"id": a["id"], "title": a["title"], "text": a["text"],
+                                   "url": f"https://news{number % 5}.example.org/{a['id']}"}) for a in chunk]
+            (night / f"feed-{number:04d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        else:
+            (night / f"dump-{number:04d}.txt").write_text("\n\n\n".join(_dump(a) for a in chunk) + "\n", encoding="utf-8")
+    planted = {output_id[copy]: output_id[original] for copy, original in planted.items()}
+    return {"planted": planted, "megabytes": sum(p.stat().st_size for p in night.iterdir()) / 1e6}
+
+
+def _dump(article: dict) -> str:
+    """One article in the seed layout."""
+    captions = [c for c in article["captions"] for _ in (0, 1)]
+    head = [article["title"], "", *captions, "TT", "20", "", article["title"], "", *captions, ""]
+    return "\n".join(head) + "\n" + article["text"]
+
+
+def run_night(raw: Path, out: Path, state: Path, workers: int, processes: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(state, ignore_errors=True)
+    command = [sys.executable, "-m", "bench.run_night", NIGHT, str(raw), str(out), str(state),
+               "--workers", str(workers), "--set", f"processes={processes}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True)
+    if result.returncode:
+        sys.stderr.write(result.stderr.decode()[-3000:])
+        raise SystemExit("the night failed")
+    return orjson.loads(result.stdout)
+
+
+def score_planted(out: Path, planted: dict[str, str]) -> dict:
+    duplicates = [orjson.loads(line) for line in (out / NIGHT / "duplicates.jsonl").read_bytes().splitlines()]
+    reported = {d["id"]: d["dup_of"] for d in duplicates}
+    # A planted copy is found when it is dropped as a duplicate of its original or of
+    # another copy of the same original (the keep policy keeps the first in input order).
+    root = {}
+    for copy, original in planted.items():
+        root[copy] = root.get(original, original)
+    found = sum(1 for copy in planted if copy in reported and root.get(reported[copy], reported[copy]) == root[copy])
+    correct = sum(1 for copy, dup_of in reported.items() if copy in root and root.get(dup_of, dup_of) == root[copy])
+    return {
+        "planted": len(planted),
+        "reported": len(reported),
+        "recall": round(found / len(planted), 4) if planted else 1.0,
+        "precision": round(correct / len(reported), 4) if reported else 1.0,
+    }
+
+
+def hand_written(raw: Path, count: int) -> dict:
+    """ftfy.fix_text + MinHash.update per shingle + MinHashLSH query/insert, on the first articles."""
+    import re
+
+    import ftfy
+    from datasketch import MinHash, MinHashLSH
+
+    texts = []
+    for path in sorted((raw / NIGHT).glob("feed-*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            texts.append(orjson.loads(line)["text"])
+            if len(texts) >= count:
+                break
+        if len(texts) >= count:
+            break
+    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    started = time.perf_counter()
+    for i, text in enumerate(texts):
+        fixed = ftfy.fix_text(text)
+        words = re.findall(r"\w+", fixed.lower())
+        minhash = MinHash(num_perm=128)
+        for k in range(max(1, len(words) - 4)):
+            minhash.update(" ".join(words[k : k + 5]).encode("utf-8"))
+        lsh.query(minhash)
+        lsh.insert(str(i), minhash)
+    seconds = time.perf_counter() - started
+    return {"articles": len(texts), "megabytes": round(megabytes, 3), "seconds": round(seconds, 2),
+            "articles_per_s": round(len(texts) / seconds, 1), "mb_per_s": round(megabytes / seconds, 3)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=1, help="Luigi workers")
+    parser.add_argument("--processes", type=int, default=1, help="processes per task for the CPU-bound stages")
+    parser.add_argument("--no-hand", action="store_true", help="skip the hand-written pipeline")
+    args = parser.parse_args()
+    work = RESULTS / f"pipeline-{args.articles}"
+    print(f"generating {args.articles:,} articles in {work / 'raw' / NIGHT}", flush=True)
+    night = generate(work / "raw", args.articles)
+    print(f"  {night['megabytes']:.1f} MB, {len(night['planted'])} planted duplicates", flush=True)
+    measured = run_night(work / "raw", work / "out", work / "state", args.workers, args.processes)
+    report = orjson.loads((work / "out" / NIGHT / "report.json").read_bytes())
+    dedup = score_planted(work / "out", night["planted"])
+    results = {
+        "articles": args.articles,
+        "megabytes": round(night["megabytes"], 2),
+        "workers": args.workers,
+        "processes": args.processes,
+        "seconds": measured["seconds"],
+        "articles_per_s": round(args.articles / measured["seconds"], 1),
+        "mb_per_s": round(night["megabytes"] / measured["seconds"], 2),
+        "peak_rss_mb": measured["peak_rss_mb"],
+        "stage_seconds": report["seconds"],
+        "duplicates": dedup,
+        "articles_out": report["articles_out"],
+    }
+    if not args.no_hand:
+        hand = hand_written(work / "raw", HAND_SLICE)
+        results["hand_written"] = hand
+        results["speedup_vs_hand_written"] = round(results["mb_per_s"] / hand["mb_per_s"], 1)
+    path = save(f"pipeline-{args.articles}-w{args.workers}-p{args.processes}", results)
+    print(f"machine: {machine()}")
+    print(f"night:   {args.articles:,} articles, {results['megabytes']} MB, workers {args.workers}, "
+          f"processes {args.processes}")
+    print(f"total:   {results['seconds']} s, {results['articles_per_s']} articles/s, {results['mb_per_s']} MB/s, "
+          f"peak {results['peak_rss_mb']} MB")
+    print("stages:  " + ", ".join(f"{k} {v} s" for k, v in report["seconds"].items()))
+    print(f"dedup:   planted {dedup['planted']}, recall {dedup['recall']}, precision {dedup['precision']}")
+    if "hand_written" in results:
+        hand = results["hand_written"]
+        print(f"by hand: {hand['articles_per_s']} articles/s, {hand['mb_per_s']} MB/s on {hand['articles']} articles;"
+              f" the pipeline is {results['speedup_vs_hand_written']}x faster")
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
