@@ -132,15 +132,20 @@ def run_night(raw: Path, out: Path, state: Path, workers: int, processes: int) -
 
 
 def score_planted(out: Path, planted: dict[str, str]) -> dict:
+    """Recall: planted copies that end up in their original's group (either one may be the
+    kept article: input order is by file name). Precision: reported pairs inside one
+    planted cluster."""
     duplicates = [orjson.loads(line) for line in (out / NIGHT / "duplicates.jsonl").read_bytes().splitlines()]
     reported = {d["id"]: d["dup_of"] for d in duplicates}
-    # A planted copy is found when it is dropped as a duplicate of its original or of
-    # another copy of the same original (the keep policy keeps the first in input order).
-    root = {}
-    for copy, original in planted.items():
-        root[copy] = root.get(original, original)
-    found = sum(1 for copy in planted if copy in reported and root.get(reported[copy], reported[copy]) == root[copy])
-    correct = sum(1 for copy, dup_of in reported.items() if copy in root and root.get(dup_of, dup_of) == root[copy])
+    cluster: dict[str, str] = {}
+    for copy, original in planted.items():  # originals come before their copies
+        cluster[copy] = cluster.get(original, original)
+
+    def group(article_id: str) -> str:
+        return reported.get(article_id, article_id)
+
+    found = sum(group(copy) == group(original) for copy, original in planted.items())
+    correct = sum(cluster.get(a, a) == cluster.get(b, b) for a, b in reported.items())
     return {
         "planted": len(planted),
         "reported": len(reported),

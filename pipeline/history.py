@@ -25,7 +25,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from pipeline.dedup import DedupConfig, Doc, Match
+from pipeline.dedup import DedupConfig, Doc, Match, band_keys
 
 SQLITE_NAME = "history.sqlite"
 
@@ -38,11 +38,7 @@ def settings_fingerprint(config: DedupConfig) -> str:
     )
 
 
-def band_hashes(signatures: np.ndarray, config: DedupConfig) -> list[list[bytes]]:
-    """Per article, its LSH band keys, as datasketch's ``MinHashLSH._byteswap`` makes them."""
-    swapped = np.ascontiguousarray(signatures, dtype=np.uint32).byteswap()
-    r = config.rows
-    return [[row[b * r : (b + 1) * r].tobytes() for b in range(config.bands)] for row in swapped]
+band_hashes = band_keys  # the history's index keys are dedup's band keys
 
 
 class History(Protocol):

@@ -137,3 +137,16 @@ def test_bbc_identical_pairs_are_all_found(corpora):
     for a, b in identical:
         first, second = sorted((a, b), key=lambda k: [r["id"] for r in records].index(k))
         assert second in result.dropped and result.dropped[second].dup_of.key == first
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pipeline.dedup import word_bytes  # noqa: E402
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)
+       | st.text(alphabet="abc DEF’“”—–…£€ ½²é\u0301\u00a0\u2028,.-_7", max_size=120))
+def test_fast_word_split_equals_the_regex(text):
+    assert word_bytes(text) == [w.encode("utf-8") for w in words(text)]
