@@ -24,10 +24,15 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+from datasketch.minhash import _fmix
 
 from pipeline.dedup import DedupConfig, Doc, Match, band_keys
 
 SQLITE_NAME = "history.sqlite"
+# SQLite page cache (KiB): the band index's upper levels stay in memory.
+SQLITE_CACHE_KB = 65536
+# Values per "IN (...)" list (SQLite allows 32766 parameters a statement).
+SQLITE_IN_LIST = 30000
 
 
 def settings_fingerprint(config: DedupConfig) -> str:
@@ -67,16 +72,41 @@ class HistoryMismatch(RuntimeError):
 _DOC_COLUMNS = "hkey, night, id, rank, n_words, exact, title, published, shingles, signature"
 
 
-def _filter_sql(alias: str = "") -> str:
-    p = f"{alias}." if alias else ""
+def _chunks(items: Sequence, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _in_window(doc_night: str, superseded_night: str | None, night: str, since: str | None) -> bool:
+    """Whether an entry counts tonight: from an earlier night within the window, and not
+    superseded by a night before tonight (a rerun sees what the first run saw)."""
     return (
-        f"{p}night < :night AND (:since IS NULL OR {p}night >= :since) "
-        f"AND ({p}superseded_night IS NULL OR {p}superseded_night >= :night)"
+        doc_night < night
+        and (since is None or doc_night >= since)
+        and (superseded_night is None or superseded_night >= night)
     )
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_fingerprints(signatures: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """Per article and band, a signed 64-bit fingerprint of (band number, band values),
+    for the SQLite index: a third of the bytes of datasketch's keys, computed with numpy.
+    Two different bands collide with probability 2^-64; a collision would only add a
+    candidate, and every candidate is confirmed by its real Jaccard similarity."""
+    bands = np.ascontiguousarray(signatures, dtype=np.uint32)[:, : config.bands * config.rows]
+    values = bands.reshape(len(bands), config.bands, config.rows).astype(np.uint64)
+    mixed = np.broadcast_to(np.arange(1, config.bands + 1, dtype=np.uint64), values.shape[:2]).copy()
+    for j in range(config.rows):
+        mixed = _fmix(mixed * _MIX + values[:, :, j], 64)
+    return mixed.view(np.int64)
 
 
 class SqliteHistory:
     """History in one SQLite file; see the module docstring."""
+
+    SCHEMA = "2"
 
     def __init__(self, path: Path, config: DedupConfig) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,23 +114,23 @@ class SqliteHistory:
         self.db = sqlite3.connect(path, timeout=600, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
         self.db.executescript(
             """
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS docs (
-                hkey TEXT PRIMARY KEY, night TEXT NOT NULL, id TEXT NOT NULL, rank INTEGER NOT NULL,
-                n_words INTEGER NOT NULL, exact TEXT NOT NULL, title TEXT, published TEXT,
-                shingles BLOB NOT NULL, signature BLOB NOT NULL,
+                doc INTEGER PRIMARY KEY, hkey TEXT NOT NULL UNIQUE, night TEXT NOT NULL, id TEXT NOT NULL,
+                rank INTEGER NOT NULL, n_words INTEGER NOT NULL, exact TEXT NOT NULL, title TEXT,
+                published TEXT, shingles BLOB NOT NULL, signature BLOB NOT NULL,
                 superseded_by TEXT, superseded_night TEXT);
             CREATE INDEX IF NOT EXISTS docs_night ON docs(night);
             CREATE INDEX IF NOT EXISTS docs_exact ON docs(exact);
             CREATE INDEX IF NOT EXISTS docs_superseded ON docs(superseded_night);
             CREATE TABLE IF NOT EXISTS bands (
-                band INTEGER NOT NULL, hash BLOB NOT NULL, hkey TEXT NOT NULL,
-                PRIMARY KEY (band, hash, hkey)) WITHOUT ROWID;
+                band INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (band, doc)) WITHOUT ROWID;
             """
         )
-        fingerprint = settings_fingerprint(config)
+        fingerprint = f"{settings_fingerprint(config)}-schema{self.SCHEMA}"
         row = self.db.execute("SELECT value FROM meta WHERE name = 'settings'").fetchone()
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('settings', ?)", (fingerprint,))
@@ -113,37 +143,46 @@ class SqliteHistory:
     def candidates(self, docs: Sequence[Doc], night: str, since: str | None) -> dict[str, list[Doc]]:
         if not docs:
             return {}
-        db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS q_band (doc INTEGER, band INTEGER, hash BLOB)")
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS q_exact (doc INTEGER, exact TEXT)")
-        db.execute("DELETE FROM q_band")
-        db.execute("DELETE FROM q_exact")
+        # Which history articles share a band with which of tonight's: index lookups
+        # for tonight's band fingerprints only (never a scan of the history).
+        wanted: dict[int, list[int]] = defaultdict(list)  # band fingerprint -> tonight's docs
         shingled = [i for i, d in enumerate(docs) if len(d.shingles)]
         if shingled:
-            hashes = band_hashes(np.stack([docs[i].signature for i in shingled]), self.config)
-            db.executemany(
-                "INSERT INTO q_band VALUES (?, ?, ?)",
-                ((i, b, h) for i, row in zip(shingled, hashes) for b, h in enumerate(row)),
-            )
-        db.executemany("INSERT INTO q_exact VALUES (?, ?)", ((i, d.exact) for i, d in enumerate(docs)))
-        params = {"night": night, "since": since}
-        # CROSS JOIN fixes the loop order: tonight's band keys outside, index lookups
-        # inside, so the cost follows tonight's size and never scans the history.
-        rows = db.execute(
-            f"""
-            SELECT q.doc, d.hkey FROM q_band q CROSS JOIN bands b ON b.band = q.band AND b.hash = q.hash
-                CROSS JOIN docs d ON d.hkey = b.hkey WHERE {_filter_sql('d')}
-            UNION
-            SELECT q.doc, d.hkey FROM q_exact q CROSS JOIN docs d ON d.exact = q.exact WHERE {_filter_sql('d')}
-            """,
-            params,
-        ).fetchall()
-        wanted = sorted({hkey for _, hkey in rows})
-        loaded = dict(self._load(wanted))
-        found: dict[str, list[Doc]] = defaultdict(list)
-        for doc_index, hkey in sorted(rows):
-            found[docs[doc_index].key].append(loaded[hkey])
-        return dict(found)
+            bands = band_fingerprints(np.stack([docs[i].signature for i in shingled]), self.config)
+            for i, row in zip(shingled, bands.tolist()):
+                for band in row:
+                    wanted[band].append(i)
+        pairs: set[tuple[int, int]] = set()  # (tonight's doc, history doc number)
+        for chunk in _chunks(sorted(wanted), SQLITE_IN_LIST):
+            marks = ",".join("?" * len(chunk))
+            for band, number in self.db.execute(f"SELECT band, doc FROM bands WHERE band IN ({marks})", chunk):
+                pairs.update((i, number) for i in wanted[band])
+        by_exact: dict[str, list[int]] = defaultdict(list)
+        for i, d in enumerate(docs):
+            by_exact[d.exact].append(i)
+        exact_hits: set[tuple[int, str]] = set()
+        for chunk in _chunks(sorted(by_exact), SQLITE_IN_LIST):
+            marks = ",".join("?" * len(chunk))
+            for exact, hkey in self.db.execute(f"SELECT exact, hkey FROM docs WHERE exact IN ({marks})", chunk):
+                exact_hits.update((i, hkey) for i in by_exact[exact])
+        numbers = sorted({number for _, number in pairs})
+        loaded: dict = {}
+        for chunk in _chunks(numbers, SQLITE_IN_LIST):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT doc, {_DOC_COLUMNS}, superseded_night FROM docs WHERE doc IN ({marks})"
+            for number, *row in self.db.execute(query, chunk):
+                loaded[number] = (_doc_from_row(row[:-1]), row[-1])
+        for chunk in _chunks(sorted({hkey for _, hkey in exact_hits}), SQLITE_IN_LIST):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {_DOC_COLUMNS}, superseded_night FROM docs WHERE hkey IN ({marks})"
+            for row in self.db.execute(query, chunk):
+                loaded[row[0]] = (_doc_from_row(row[:-1]), row[-1])
+        matches = [(i, loaded[number]) for i, number in pairs] + [(i, loaded[hkey]) for i, hkey in exact_hits]
+        found: dict[str, dict[str, Doc]] = defaultdict(dict)
+        for i, (doc, superseded_night) in matches:
+            if _in_window(doc.night, superseded_night, night, since):
+                found[docs[i].key][doc.key] = doc
+        return {key: [found[key][k] for k in sorted(found[key])] for key in sorted(found)}
 
     def _load(self, hkeys: Sequence[str]):
         for start in range(0, len(hkeys), 500):
@@ -160,25 +199,27 @@ class SqliteHistory:
                 "UPDATE docs SET superseded_by = NULL, superseded_night = NULL WHERE superseded_night = ?",
                 (night,),
             )
-            old = [_doc_from_row(r) for r in db.execute(f"SELECT {_DOC_COLUMNS} FROM docs WHERE night = ?", (night,))]
+            old = db.execute("SELECT doc, signature FROM docs WHERE night = ?", (night,)).fetchall()
             if old:
-                hashes = band_hashes(np.stack([d.signature for d in old]), self.config)
+                signatures = np.stack([np.frombuffer(sig, dtype=np.uint32) for _, sig in old])
+                bands = band_fingerprints(signatures, self.config)
                 db.executemany(
-                    "DELETE FROM bands WHERE band = ? AND hash = ? AND hkey = ?",
-                    ((b, h, d.key) for d, row in zip(old, hashes) for b, h in enumerate(row)),
+                    "DELETE FROM bands WHERE band = ? AND doc = ?",
+                    ((int(band), doc) for (doc, _), row in zip(old, bands) for band in row),
                 )
                 db.execute("DELETE FROM docs WHERE night = ?", (night,))
+            first = (db.execute("SELECT COALESCE(MAX(doc), 0) FROM docs").fetchone()[0]) + 1
+            numbers = {d.key: first + i for i, d in enumerate(kept)}
             db.executemany(
-                f"INSERT INTO docs ({_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_row_from_doc(d) for d in kept),
+                f"INSERT INTO docs (doc, {_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((numbers[d.key], *_row_from_doc(d)) for d in kept),
             )
             shingled = [d for d in kept if len(d.shingles)]
             if shingled:
-                hashes = band_hashes(np.stack([d.signature for d in shingled]), self.config)
-                db.executemany(
-                    "INSERT INTO bands VALUES (?, ?, ?)",
-                    ((b, h, d.key) for d, row in zip(shingled, hashes) for b, h in enumerate(row)),
-                )
+                bands = band_fingerprints(np.stack([d.signature for d in shingled]), self.config)
+                rows = np.column_stack((bands.ravel(), np.repeat([numbers[d.key] for d in shingled], self.config.bands)))
+                rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+                db.executemany("INSERT INTO bands VALUES (?, ?)", rows.tolist())
             db.executemany(
                 "UPDATE docs SET superseded_by = ?, superseded_night = ? WHERE hkey = ?",
                 ((match.dup_of.key, night, old_doc.key) for old_doc, match in superseded),

@@ -38,11 +38,17 @@ class Article:
         return f"{self.source['file']}#{self.source['index']}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Field by field: dataclasses.asdict deep-copies every value, which costs more
+        # than the rest of a stage's bookkeeping. The values are JSON data already.
+        return {
+            "id": self.id, "title": self.title, "text": self.text, "captions": self.captions,
+            "url": self.url, "date": self.date, "source": self.source, "fixes": self.fixes,
+            "published": self.published, "meta": self.meta, "text_line": self.text_line,
+        }
 
     def to_output(self) -> dict[str, Any]:
         """The record as written to ``articles.jsonl`` (internal fields left out)."""
-        out = asdict(self)
+        out = self.to_dict()
         del out["text_line"]
         return out
 

@@ -62,8 +62,11 @@ class Progress:
 
     def _report(self) -> None:
         message = f"{self.task.task_id}: {self.label} {self.done}/{self.total}"
-        self.task.set_progress_percentage(min(100, round(100 * self.done / self.total)))
-        self.task.set_status_message(message)
+        # The worker sets these callbacks on the task it runs (None outside a worker).
+        if self.task.set_progress_percentage:
+            self.task.set_progress_percentage(min(100, round(100 * self.done / self.total)))
+        if self.task.set_status_message:
+            self.task.set_status_message(message)
         logger.info(message)
 
 
@@ -133,7 +136,8 @@ class ShardTask(NightTask):
         write_jsonl(out["rejected"].path, (r.to_dict() for r in rejections))
         write_jsonl(out["articles"].path, (a.to_dict() for a in articles))
         write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
-        self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
+        if self.set_status_message:
+            self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
 
 class ReadFile(ShardTask):
@@ -326,7 +330,8 @@ class Deduplicate(NightTask):
         cfg = pipeline()
         history = open_history(cfg.state_dir, cfg.index_url, config)
         try:
-            self.set_status_message(f"looking up {len(docs)} articles in the history")
+            if self.set_status_message:
+                self.set_status_message(f"looking up {len(docs)} articles in the history")
             earlier = history.candidates(docs, night, history_since(self.date))
             result = dedup.deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
             # The history is committed before the decisions file: a crash in between

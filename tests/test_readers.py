@@ -96,3 +96,15 @@ def test_listing_rejects_what_it_cannot_read_and_skips_nothing_silently(tmp_path
         ("link-out.txt", "symbolic link pointing outside the night's folder, not followed"),
         ("notes.pdf", "unsupported file type"),
     ]
+
+
+def test_article_records_keep_every_field_in_order():
+    import dataclasses
+
+    from pipeline.records import Article
+
+    article = Article(id="i", title="t", text="x", captions=["c"], url=None, date="d",
+                      source={"file": "f", "index": 0}, fixes={"encoding": {}}, meta={"k": 1}, text_line=3)
+    assert article.to_dict() == dataclasses.asdict(article)
+    assert list(article.to_dict()) == [f.name for f in dataclasses.fields(Article)]
+    assert Article.from_dict(article.to_dict()) == article
