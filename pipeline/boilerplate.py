@@ -152,11 +152,7 @@ class CleanContext:
     config: BoilerplateConfig
     site_boilerplate: dict[str, set[str]] = field(default_factory=dict)
     min_words: int = 1
-    stoplists: Stoplists | None = None
-
-    def __post_init__(self) -> None:
-        if self.stoplists is None and self.config.classifier.enabled:
-            self.stoplists = Stoplists.default()
+    stoplists: Stoplists | None = None  # loaded when the classifier first runs
 
 
 def clean_lines(
@@ -203,6 +199,8 @@ def clean_lines(
                 dropped[j] = "site_repeated_line"
     evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
     if not has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
+        if context.stoplists is None:
+            context.stoplists = Stoplists.default()
         keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped))
         for j, line in enumerate(lines):
             if line.strip() and j not in keep and j not in dropped:
@@ -239,3 +237,14 @@ def clean_article(article: Article, context: CleanContext) -> tuple[Article, lis
             excerpt=excerpt(article.title or article.text),
         )
     return article, cleaned.removed, rejection
+
+
+def clean_records(
+    records: Sequence[dict], context: CleanContext
+) -> list[tuple[dict, list[Removal], Rejection | None]]:
+    """``clean_article`` over article records (dicts, as the stage files hold them)."""
+    out = []
+    for record in records:
+        article, removed, rejection = clean_article(Article.from_dict(record), context)
+        out.append((article.to_dict(), removed, rejection))
+    return out

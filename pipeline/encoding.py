@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Sequence
 
 import ftfy
 from ftfy.badness import is_bad
@@ -190,3 +191,8 @@ def repair_article(article: Article) -> Article:
     article.captions = [fix(caption) for caption in article.captions]
     article.fixes["encoding"] = {"repaired": bool(fixes), "fixes": fixes}
     return article
+
+
+def repair_records(records: Sequence[dict]) -> list[dict]:
+    """``repair_article`` over article records (dicts, as the stage files hold them)."""
+    return [repair_article(Article.from_dict(record)).to_dict() for record in records]

@@ -23,7 +23,7 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import luigi
 
@@ -31,6 +31,7 @@ from pipeline import boilerplate, dedup, encoding, htmlreport, readers, siteline
 from pipeline.docstore import load_docs, save_docs
 from pipeline.jsonl import atomic_writer, read_json, read_jsonl, write_json, write_jsonl
 from pipeline.nightdata import Night
+from pipeline.parallel import chunked, run_chunks
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
 from pipeline.history import open_history
@@ -124,10 +125,6 @@ class ShardTask(NightTask):
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, files=self.files)
 
-    def read_articles(self) -> Iterable[Article]:
-        for record in read_jsonl(self.input()["articles"].path):
-            yield Article.from_dict(record)
-
     def write(self, articles: list[Article], rejections: list[Rejection], counts: dict, started: float,
               extra: dict[str, list[Any]] | None = None) -> None:
         out = self.output()
@@ -170,11 +167,12 @@ class RepairFile(ShardTask):
 
     def run(self) -> None:
         started = time.perf_counter()
-        articles = list(self.read_articles())
-        progress = Progress(self, len(articles), "articles repaired")
-        for article in articles:
-            encoding.repair_article(article)
-            progress.advance()
+        records = list(read_jsonl(self.input()["articles"].path))
+        processes = pipeline().processes
+        progress = Progress(self, len(records), "articles repaired")
+        chunks = chunked(records, processes)
+        repaired = run_chunks(encoding.repair_records, chunks, processes, progress.advance)
+        articles = [Article.from_dict(r) for chunk in repaired for r in chunk]
         fixes = Counter(f for a in articles for f in a.fixes["encoding"]["fixes"])
         counts = {
             "articles": len(articles),
@@ -243,10 +241,6 @@ class CleanFile(ShardTask):
     def requires(self) -> dict[str, luigi.Task]:
         return {"articles": self.upstream(RepairFile), "site_lines": CountSiteLines(date=self.date)}
 
-    def read_articles(self) -> Iterable[Article]:
-        for record in read_jsonl(self.input()["articles"]["articles"].path):
-            yield Article.from_dict(record)
-
     def run(self) -> None:
         started = time.perf_counter()
         site_lines = read_json(self.input()["site_lines"]["lines"].path)
@@ -257,11 +251,13 @@ class CleanFile(ShardTask):
         )
         kept, rejections, removed = [], [], []
         rules: Counter[str] = Counter()
-        articles = list(self.read_articles())
-        progress = Progress(self, len(articles), "articles cleaned")
-        for article in articles:
-            progress.advance()
-            article, removals, rejection = boilerplate.clean_article(article, context)
+        records = list(read_jsonl(self.input()["articles"]["articles"].path))
+        processes = pipeline().processes
+        progress = Progress(self, len(records), "articles cleaned")
+        cleaned = run_chunks(functools.partial(boilerplate.clean_records, context=context),
+                             chunked(records, processes), processes, progress.advance)
+        for record, removals, rejection in (item for chunk in cleaned for item in chunk):
+            article = Article.from_dict(record)
             for removal in removals:
                 rules[removal.rule] += 1
                 removed.append(
@@ -298,7 +294,13 @@ class SignFile(ShardTask):
             for a in (Article.from_dict(r) for r in read_jsonl(self.input()["articles"].path))
         ]
         config = dedup_config()
-        docs = dedup.make_docs(records, self.paths.date, config)
+        processes = pipeline().processes
+        chunks = chunked(records, processes)
+        progress = Progress(self, len(records), "articles fingerprinted")
+        make = functools.partial(dedup.make_docs, night=self.paths.date, config=config)
+        docs = [doc for chunk in run_chunks(make, chunks, processes, progress.advance) for doc in chunk]
+        for rank, doc in enumerate(docs):
+            doc.rank = rank  # positions in the shard, whatever the chunking
         out = self.output()
         save_docs(out["docs"].path, docs, config.num_perm)
         seconds = round(time.perf_counter() - started, 3)

@@ -272,3 +272,12 @@ def test_two_workers_on_a_real_luigid_give_the_same_outputs(tmp_path):
         luigid.terminate()
         luigid.wait()
     assert output_bytes(shared) == output_bytes(local)
+
+
+def test_processes_within_a_task_give_the_same_outputs(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    make_busy_night(one)
+    shutil.copytree(one / "raw", two / "raw")
+    assert luigi_cli(one, "--pipeline-processes", "1").returncode == 0
+    assert luigi_cli(two, "--pipeline-processes", "2").returncode == 0
+    assert output_bytes(two) == output_bytes(one)
