@@ -184,8 +184,9 @@ def clean_lines(
         if has_more_words(line, longest_rule):
             continue  # a paragraph longer than any rule's reach
         words = word_count(line)
+        lowered = line.lower()
         for rule in rules:
-            if rule.matches(line, words):
+            if rule.matches(line, words, lowered):
                 dropped[j] = rule.name
                 if rule.action == "caption":
                     caption = _key(line)

@@ -322,6 +322,21 @@ def band_keys(signatures: np.ndarray, config: DedupConfig) -> list[list[bytes]]:
     return [[row[b * r : (b + 1) * r].tobytes() for b in range(config.bands)] for row in swapped]
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_fingerprints(signatures: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """Per article and band, a signed 64-bit fingerprint of (band number, band values):
+    equal band keys give equal fingerprints; different ones collide with probability
+    2^-64 (which would only add a candidate, and candidates are confirmed by Jaccard)."""
+    bands = np.ascontiguousarray(signatures, dtype=np.uint32)[:, : config.bands * config.rows]
+    values = bands.reshape(len(bands), config.bands, config.rows).astype(np.uint64)
+    mixed = np.broadcast_to(np.arange(1, config.bands + 1, dtype=np.uint64), values.shape[:2]).copy()
+    for j in range(config.rows):
+        mixed = _fmix(mixed * _MIX + values[:, :, j], 64)
+    return mixed.view(np.int64)
+
+
 class BandIndex:
     """datasketch's ``MinHashLSH`` (its hash tables and key storage), fed with band keys
     computed in bulk instead of one ``LeanMinHash`` at a time: what ``insert`` and
@@ -364,7 +379,14 @@ def deduplicate(
     rank = {d.key: i for i, d in enumerate(order)}
 
     index = BandIndex(config)
+    # Only articles that share at least one band key with another one can be LSH
+    # candidates of anything: the others need no index entry and no query.
     shingled = [d for d in order if len(d.shingles)]
+    if shingled:
+        fingerprints = band_fingerprints(np.stack([d.signature for d in shingled]), config)
+        _, inverse, counts = np.unique(fingerprints.ravel(), return_inverse=True, return_counts=True)
+        shares = (counts[inverse] > 1).reshape(fingerprints.shape).any(axis=1)
+        shingled = [d for d, share in zip(shingled, shares) if share]
     bands = dict(zip((d.key for d in shingled), band_keys(
         np.stack([d.signature for d in shingled]) if shingled else np.empty((0, config.num_perm), np.uint32),
         config,

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-from datasketch.minhash import _fmix
 
-from pipeline.dedup import DedupConfig, Doc, Match, band_keys
+from pipeline.dedup import DedupConfig, Doc, Match, band_fingerprints, band_keys
 
 SQLITE_NAME = "history.sqlite"
 # SQLite page cache (KiB): the band index's upper levels stay in memory.
@@ -85,22 +84,6 @@ def _in_window(doc_night: str, superseded_night: str | None, night: str, since: 
         and (since is None or doc_night >= since)
         and (superseded_night is None or superseded_night >= night)
     )
-
-
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def band_fingerprints(signatures: np.ndarray, config: DedupConfig) -> np.ndarray:
-    """Per article and band, a signed 64-bit fingerprint of (band number, band values),
-    for the SQLite index: a third of the bytes of datasketch's keys, computed with numpy.
-    Two different bands collide with probability 2^-64; a collision would only add a
-    candidate, and every candidate is confirmed by its real Jaccard similarity."""
-    bands = np.ascontiguousarray(signatures, dtype=np.uint32)[:, : config.bands * config.rows]
-    values = bands.reshape(len(bands), config.bands, config.rows).astype(np.uint64)
-    mixed = np.broadcast_to(np.arange(1, config.bands + 1, dtype=np.uint64), values.shape[:2]).copy()
-    for j in range(config.rows):
-        mixed = _fmix(mixed * _MIX + values[:, :, j], 64)
-    return mixed.view(np.int64)
 
 
 class SqliteHistory:

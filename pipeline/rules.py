@@ -64,13 +64,14 @@ class LineRule:
     pattern: regex.Pattern
     max_words: int = DEFAULT_MAX_WORDS
     action: str = "drop"
+    contains: tuple[str, ...] = ()  # fast precondition: one of these (lower case) is in the line
 
     @classmethod
     def make(cls, data: dict[str, Any], where: str) -> "LineRule":
         missing = [key for key in ("name", "comment", "pattern") if not data.get(key)]
         if missing:
             raise RulesError(f"{where}: rule {data.get('name', '?')!r} lacks {', '.join(missing)}")
-        unknown = set(data) - {"name", "comment", "pattern", "max_words", "action"}
+        unknown = set(data) - {"name", "comment", "pattern", "max_words", "action", "contains"}
         if unknown:
             raise RulesError(f"{where}: rule {data['name']!r} has unknown keys {sorted(unknown)}")
         action = data.get("action", "drop")
@@ -80,16 +81,26 @@ class LineRule:
             pattern = regex.compile(data["pattern"], regex.IGNORECASE | regex.VERSION1)
         except regex.error as error:
             raise RulesError(f"{where}: rule {data['name']!r}: bad pattern: {error}") from error
-        return cls(data["name"], data["comment"], pattern, int(data.get("max_words", DEFAULT_MAX_WORDS)), action)
+        contains = tuple(word.lower() for word in data.get("contains", ()))
+        return cls(
+            data["name"], data["comment"], pattern, int(data.get("max_words", DEFAULT_MAX_WORDS)), action, contains
+        )
 
-    def matches(self, line: str, words: int | None = None) -> bool:
-        """Whether the rule removes this line (``words``: its word count, if known)."""
+    def matches(self, line: str, words: int | None = None, lowered: str | None = None) -> bool:
+        """Whether the rule removes this line (``words``: its word count, ``lowered``: the
+        line in lower case, if known)."""
         stripped = line.strip()
         if not stripped:
             return False
         if words is None:
             words = word_count(stripped)
-        return words <= self.max_words and self.pattern.search(stripped) is not None
+        if words > self.max_words:
+            return False
+        if self.contains:
+            lowered = lowered if lowered is not None else stripped.lower()
+            if not any(word in lowered for word in self.contains):
+                return False
+        return self.pattern.search(stripped) is not None
 
 
 @dataclass(frozen=True)

@@ -300,3 +300,22 @@ def test_trafilatura_must_keep_kept_and_must_drop_removed(corpus_scores, field):
     cleaned, baseline = scores["cleaned"], scores["baseline"]
     assert cleaned["must_keep_kept"] / cleaned["must_keep"] >= 0.95
     assert cleaned["must_drop_removed"] > baseline["must_drop_removed"]
+
+
+def test_rule_preconditions_never_hide_a_match(corpora):
+    import gzip
+
+    lines = set()
+    for name in ("scrapinghub_aeb", "cleanportaleval", "trafilatura_eval_en"):
+        with gzip.open(corpora / "boilerplate" / f"{name}.jsonl.gz") as handle:
+            for page in map(orjson.loads, handle):
+                lines.update(line.strip() for line in page["fulltext"].split("\n") if line.strip())
+    checked = 0
+    for r in RULES.rules:
+        if not r.contains:
+            continue
+        for line in lines:
+            if r.pattern.search(line):
+                checked += 1
+                assert any(word in line.lower() for word in r.contains), (r.name, line)
+    assert checked > 100
