@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import shutil
 import sys
-from pathlib import Path
 
 import luigi
 import luigi.retcodes

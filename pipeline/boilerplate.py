@@ -21,13 +21,12 @@ attendance) are body: only the line right after a marker is a widget counter.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.rules import BoilerplateConfig, has_more_words, load_rules, word_count
+from pipeline.rules import BoilerplateConfig, has_more_words, word_count
 from pipeline.segment import MARKER, is_counter, is_marker
 from pipeline.sitelines import line_key, site_of
 

@@ -6,6 +6,8 @@ A reported pair is a dropped article and the kept article it names (``id``,
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -68,17 +70,11 @@ class ShingleScore:
     pages: int
 
 
-_WORD_RE = None
+_WORD_RE = re.compile(r"\w+")
 
 
-def word_ngrams(text: str, n: int = 4) -> "Counter[tuple[str, ...]]":
+def word_ngrams(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
     """Multiset of lower-cased ``\\w+`` word n-grams (the boilerplate corpora's measure)."""
-    import re
-    from collections import Counter
-
-    global _WORD_RE
-    if _WORD_RE is None:
-        _WORD_RE = re.compile(r"\w+")
     tokens = _WORD_RE.findall(text.lower())
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from pathlib import Path
+from typing import Callable, Sequence
 
 import orjson
 

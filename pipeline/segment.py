@@ -3,22 +3,22 @@
 A news site's dump holds many articles, each laid out as::
 
     Headline                      <- article starts here
-                                  
+
     Caption (AFP)                 <- captions, usually printed twice in a row
     Caption (AFP)
     TT                            <- site widget marker
     20                            <- optional widget counter
-                                  
+
     Headline                      <- the headline again
-                                  
+
     Caption (AFP)                 <- the captions again
     Caption (AFP)
-                                  
+
     First body paragraph.
     ...
     Last body paragraph.
-                                  
-                                  
+
+
     Next Headline                 <- the next article
 
 Segmenting only finds where each article starts and ends; removing the marker,

@@ -49,7 +49,7 @@ class SiteCounts:
         keys = {line_key(line) for line in page_lines if line.strip()}
         if not keys:
             return
-        longest = max((line for line in page_lines if line.strip()), key=lambda l: (len(l.strip()), l))
+        longest = max((line for line in page_lines if line.strip()), key=lambda text: (len(text.strip()), text))
         story = (site, line_key(longest))
         if story in self._seen:
             return  # the same story captured again

@@ -29,12 +29,12 @@ import luigi
 
 from pipeline import boilerplate, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
+from pipeline.history import open_history
 from pipeline.jsonl import atomic_writer, read_json, read_jsonl, write_json, write_jsonl
 from pipeline.nightdata import Night
 from pipeline.parallel import chunked, run_chunks
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
-from pipeline.history import open_history
 from pipeline.rules import load_rules
 from pipeline.settings import dedup_config, history_since, night_paths, pipeline, rules_path
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import luigi
 import luigi.configuration
@@ -22,6 +26,30 @@ SEED = SHARED / "seeds" / "000_2f4055bd3e4f31fc.txt"
 CORPORA = SHARED / "corpora"
 SAMPLES = ROOT / "samples"
 SAMPLE_NIGHT = "2026-11-27"
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def local_server(command: list[str], port: int) -> Iterator[None]:
+    """Run a server process for the duration of a block, once it accepts connections."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def require(path: Path) -> Path:

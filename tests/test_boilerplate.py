@@ -12,7 +12,7 @@ import pytest
 from pipeline.boilerplate import CleanContext, clean_lines
 from pipeline.lineclass import ClassifierSettings, Stoplists, main_text
 from pipeline.rules import RulesError, load_rules
-from pipeline.sitelines import SiteCounts, SiteLineSettings, line_key
+from pipeline.sitelines import SiteCounts, line_key
 from tests.conftest import Night
 
 RULES = load_rules()

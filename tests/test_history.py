@@ -5,9 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +15,7 @@ from datasketch import MinHashLSH
 from pipeline.dedup import DedupConfig, Signer, make_docs
 from pipeline.evaluation import load_truth, score_pairs
 from pipeline.history import SqliteHistory, band_hashes
-from tests.conftest import Night
+from tests.conftest import Night, free_port, local_server
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
 
@@ -180,12 +177,6 @@ def test_keep_latest_keeps_the_update_and_records_the_older_version(tmp_path):
 # --- Redis: the same results as the embedded index -------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """A Redis server for the tests: NEWSCLEAN_TEST_REDIS_URL (CI starts one), else a private one."""
@@ -201,23 +192,12 @@ def redis_url(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed and CI=true")
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(folder)]
+    with local_server(command, port):
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def test_redis_index_gives_the_same_duplicates_as_sqlite(tmp_path, corpora, redis_url):

@@ -7,7 +7,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 from pipeline.jsonl import OutputError, atomic_writer
 from pipeline.readers import read_file
-from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, Night, _without_seconds
+from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, _without_seconds, free_port, local_server
 
 STORY = (
     "The harbour authority said on Monday that the new ferry terminal would open in the spring, after "
@@ -233,12 +232,6 @@ def test_the_wrapper_logs_to_a_dated_file_and_returns_luigis_code(tmp_path):
 # --- more workers, a central scheduler ------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_workers_on_a_real_luigid_give_the_same_outputs(tmp_path):
     local = tmp_path / "local"
     make_busy_night(local)
@@ -247,18 +240,9 @@ def test_two_workers_on_a_real_luigid_give_the_same_outputs(tmp_path):
     shutil.copytree(local / "raw", shared / "raw")
     port = free_port()
     (tmp_path / "luigid-logs").mkdir()
-    luigid = subprocess.Popen(
-        [shutil.which("luigid") or "luigid", "--address", "127.0.0.1", "--port", str(port),
-         "--state-path", str(tmp_path / "luigid.pickle"), "--logdir", str(tmp_path / "luigid-logs")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    luigid = [shutil.which("luigid") or "luigid", "--address", "127.0.0.1", "--port", str(port),
+              "--state-path", str(tmp_path / "luigid.pickle"), "--logdir", str(tmp_path / "luigid-logs")]
+    with local_server(luigid, port):
         result = luigi_cli(shared, "--pipeline-shard-files", "40", "--workers", "2",
                            "--scheduler-host", "127.0.0.1", "--scheduler-port", str(port))
         assert result.returncode == 0, result.stderr[-2000:]
@@ -268,9 +252,6 @@ def test_two_workers_on_a_real_luigid_give_the_same_outputs(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/task_list?data=" + "%7B%22status%22%3A%22DONE%22%7D") as r:
             done = orjson.loads(r.read())["response"]
         assert sum(name.startswith("ReadFile") for name in done) > 1
-    finally:
-        luigid.terminate()
-        luigid.wait()
     assert output_bytes(shared) == output_bytes(local)
 
 
