@@ -151,16 +151,26 @@ def _groups(night: Night) -> str:
     groups = night.duplicate_groups()
     if not groups:
         return '<p class="muted">No duplicates tonight.</p>'
-    out = [f'<p class="muted">{len(groups)} group(s); the {min(len(groups), MAX_GROUPS)} largest:</p>']
-    for kept_id, kept_night, members in groups[:MAX_GROUPS]:
-        source = night if kept_night == night.date else night.sibling(kept_night)
-        kept = source.article(kept_id) if source else None
+    shown = groups[:MAX_GROUPS]
+    # The articles the page shows, read in one pass per night.
+    wanted: dict[str, set[str]] = {}
+    for kept_id, kept_night, members in shown:
+        wanted.setdefault(kept_night, set()).add(kept_id)
+        for member in members[:MAX_MEMBERS]:
+            wanted.setdefault(member["night"], set()).add(member["id"])
+    articles: dict[tuple[str, str], dict[str, Any]] = {}
+    for date, ids in sorted(wanted.items()):
+        source = night if date == night.date else night.sibling(date)
+        if source is not None:
+            articles.update(((date, i), a) for i, a in source.find(ids).items())
+    out = [f'<p class="muted">{len(groups)} group(s); the {len(shown)} largest:</p>']
+    for kept_id, kept_night, members in shown:
+        kept = articles.get((kept_night, kept_id))
         title = (kept or {}).get("title") or kept_id
         out.append(f'<section class="group"><h3>{escape(title)} <span class="muted">&mdash; kept '
                    f"<code>{escape(kept_id)}</code> ({escape(kept_night)}), {len(members)} duplicate(s)</span></h3>")
         for member in members[:MAX_MEMBERS]:
-            mine = night.article(member["id"]) if member["night"] == night.date else (
-                night.sibling(member["night"]).article(member["id"]) if night.sibling(member["night"]) else None)
+            mine = articles.get((member["night"], member["id"]))
             label = "superseded" if member.get("superseded") else "dropped"
             out.append(f'<p>{label} <code>{escape(member["id"])}</code>: {escape(member["method"])}, '
                        f"Jaccard {member['similarity']}</p>")

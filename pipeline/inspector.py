@@ -246,7 +246,7 @@ def search(night: Night, pattern: str, ignore_case: bool) -> list[dict[str, Any]
     except regex.error as error:
         raise ValueError(f"bad pattern {pattern!r}: {error}") from error
     hits = []
-    for article in night.articles:
+    for article in night.articles():
         for field, text in (("title", article.get("title") or ""), ("text", article["text"])):
             for number, line in enumerate(text.split("\n"), start=1):
                 match = compiled.search(line)

@@ -59,9 +59,11 @@ class Night:
         path = self.folder / name
         return list(read_jsonl(path)) if path.exists() else []
 
-    @functools.cached_property
-    def articles(self) -> list[dict[str, Any]]:
-        return self._records("articles.jsonl")
+    def articles(self) -> Iterator[dict[str, Any]]:
+        """The night's clean unique articles, read as they are used (nights are large)."""
+        path = self.folder / "articles.jsonl"
+        if path.exists():
+            yield from read_jsonl(path)
 
     @functools.cached_property
     def duplicates(self) -> list[dict[str, Any]]:
@@ -80,18 +82,23 @@ class Night:
         for path in sorted((self.folder / "stages" / "3-clean").glob("*.articles.jsonl")):
             yield from read_jsonl(path)
 
-    @functools.cached_property
-    def _by_id(self) -> dict[str, dict[str, Any]]:
-        index: dict[str, dict[str, Any]] = {}
-        for article in self.cleaned():
-            index.setdefault(article["id"], article)
-        for article in self.articles:  # the kept version wins when input ids repeat
-            index[article["id"]] = article
-        return index
+    def find(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        """Articles by id, in one pass over the files: the kept version when there is
+        one (input ids may repeat), else the cleaned one (a dropped duplicate)."""
+        found: dict[str, dict[str, Any]] = {}
+        for article in self.articles():
+            if article["id"] in ids:
+                found[article["id"]] = article
+        missing = ids - set(found)
+        if missing:
+            for article in self.cleaned():
+                if article["id"] in missing and article["id"] not in found:
+                    found[article["id"]] = article
+        return found
 
     def article(self, article_id: str) -> dict[str, Any] | None:
-        """An article by id: the kept one, else the cleaned one (a dropped duplicate)."""
-        return self._by_id.get(article_id)
+        """An article by id (see :meth:`find`)."""
+        return self.find({article_id}).get(article_id)
 
     def removed_lines(self, article_id: str) -> list[dict[str, Any]]:
         return [r for r in self.removed if r["id"] == article_id]

@@ -23,7 +23,7 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import luigi
 
@@ -402,15 +402,21 @@ class CleanCorpus(NightTask):
         decisions = {d["key"]: d for d in read_jsonl(inputs["dedup"]["decisions"].path)}
         night = self.paths.date
 
-        articles, duplicates = [], []
-        for target in inputs["clean"]:
-            for record in read_jsonl(target["articles"].path):
-                article = Article.from_dict(record)
-                decision = decisions[f"{night}/{article.key}"]
-                if decision["status"] == "kept":
-                    articles.append(article.to_output())
-                else:
-                    duplicates.append(_duplicate_record(decision, article.source))
+        duplicates: list[dict[str, Any]] = []
+
+        def kept_articles() -> Iterable[dict[str, Any]]:
+            # Streamed to articles.jsonl: a night's text is never held in memory at once.
+            for target in inputs["clean"]:
+                for record in read_jsonl(target["articles"].path):
+                    article = Article.from_dict(record)
+                    decision = decisions[f"{night}/{article.key}"]
+                    if decision["status"] == "kept":
+                        yield article.to_output()
+                    else:
+                        duplicates.append(_duplicate_record(decision, article.source))
+
+        out = self.output()
+        articles_out = write_jsonl(out["articles_jsonl"].path, kept_articles())
         # Earlier nights' articles superseded by tonight's (keep policy latest/longest).
         duplicates.extend(
             _duplicate_record(d, None) for d in decisions.values() if d["status"] == "superseded"
@@ -429,14 +435,12 @@ class CleanCorpus(NightTask):
         }
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
-        out = self.output()
-        write_jsonl(out["articles_jsonl"].path, articles)
         write_jsonl(out["duplicates_jsonl"].path, duplicates)
         write_jsonl(out["rejected_jsonl"].path, rejected)
         write_jsonl(out["removed_jsonl"].path, removed)
         inputs_manifest = [{"file": f, "bytes": (self.paths.raw / f).stat().st_size} for f in files]
         report = build_report(
-            self.paths.date, inputs_manifest, stats, rejected, len(articles), time.perf_counter() - started
+            self.paths.date, inputs_manifest, stats, rejected, articles_out, time.perf_counter() - started
         )
         write_json(out["report_json"].path, report)
         # The page reads back what was just written, like anyone inspecting the night.
