@@ -32,6 +32,16 @@ def line_key(line: str) -> str:
     return xxhash.xxh64_hexdigest(" ".join(line.split()).casefold().encode("utf-8"))
 
 
+def page_keys(page_lines: Sequence[str]) -> tuple[str, list[str]] | None:
+    """A page's story key (its longest line's) and its distinct line keys, sorted; None
+    for a page without text. Computed per shard, in parallel; counted once a night."""
+    lines = [line for line in page_lines if line.strip()]
+    if not lines:
+        return None
+    longest = max(lines, key=lambda text: (len(text.strip()), text))
+    return line_key(longest), sorted({line_key(line) for line in lines})
+
+
 def site_of(url: str | None, file: str) -> str:
     """The site an article belongs to, for counting repeated lines."""
     return url_host(url) or f"file:{file}"
@@ -46,14 +56,15 @@ class SiteCounts:
     _seen: set = field(default_factory=set)
 
     def add(self, site: str, page_lines: Sequence[str]) -> None:
-        keys = {line_key(line) for line in page_lines if line.strip()}
-        if not keys:
-            return
-        longest = max((line for line in page_lines if line.strip()), key=lambda text: (len(text.strip()), text))
-        story = (site, line_key(longest))
-        if story in self._seen:
+        page = page_keys(page_lines)
+        if page is not None:
+            self.add_page(site, *page)
+
+    def add_page(self, site: str, story: str, keys: Sequence[str]) -> None:
+        """Count one page given its story key and line keys (see :func:`page_keys`)."""
+        if (site, story) in self._seen:
             return  # the same story captured again
-        self._seen.add(story)
+        self._seen.add((site, story))
         self.pages[site] += 1
         self.lines[site].update(keys)
 

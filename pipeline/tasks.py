@@ -158,9 +158,11 @@ class ReadFile(ShardTask):
 
 
 class RepairFile(ShardTask):
-    """Repair encoding damage in the articles."""
+    """Repair encoding damage in the articles; also fingerprint their lines per site,
+    for CountSiteLines (done here so that it runs in parallel, shard by shard)."""
 
     stage_dir = "2-repair"
+    parts = {**ShardTask.parts, "sitepages": "sitepages.jsonl"}
 
     def requires(self) -> ShardTask:
         return self.upstream(ReadFile)
@@ -179,7 +181,12 @@ class RepairFile(ShardTask):
             "repaired": sum(a.fixes["encoding"]["repaired"] for a in articles),
             "fixes": dict(sorted(fixes.items())),
         }
-        self.write(articles, [], counts, started)
+        pages = []
+        for article in articles:
+            page = sitelines.page_keys(article.text.split("\n"))
+            if page is not None:
+                pages.append([sitelines.site_of(article.url, article.source["file"]), *page])
+        self.write(articles, [], counts, started, extra={"sitepages": pages})
 
 
 class CountSiteLines(NightTask):
@@ -203,11 +210,10 @@ class CountSiteLines(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         settings = load_rules(rules_path()).site_lines
-        tonight = sitelines.count_sites(
-            (a["url"], a["source"]["file"], a["text"])
-            for target in self.input()
-            for a in read_jsonl(target["articles"].path)
-        )
+        tonight = sitelines.SiteCounts()
+        for target in self.input():  # shards in input order, pages in input order
+            for site, story, keys in read_jsonl(target["sitepages"].path):
+                tonight.add_page(site, story, keys)
         saved = tonight.to_json()
         state = Path(pipeline().state_dir) / "site_lines"
         write_json(state / f"{self.paths.date}.json", saved)
