@@ -25,7 +25,7 @@ class PairScore:
     wrong: tuple[tuple[str, str], ...]
 
 
-def load_truth(path: Path | str, field: str = "jaccard_word5") -> dict[frozenset[str], dict]:
+def load_truth(path: Path | str) -> dict[frozenset[str], dict]:
     """Ground-truth pairs by unordered pair of ids."""
     truth = {}
     for line in Path(path).read_bytes().splitlines():
