@@ -164,6 +164,7 @@ def clean_lines(
 ) -> Cleaned:
     """All rules in order (layout, configured rules, site lines, classifier) on one article.
 
+    >>> from pipeline.rules import load_rules
     >>> c = clean_lines("Title", ["Share on Facebook", "The first real sentence of the story.",
     ...                           "Advertisement", "The second one, also real."], [1, 2, 3, 4],
     ...                 CleanContext(load_rules()))

@@ -211,7 +211,7 @@ def _to_32bit(shingle_hashes: np.ndarray) -> np.ndarray:
 class Signer:
     """MinHash signatures computed in bulk with numpy, equal to datasketch's.
 
-    ``Signer(cfg).signature(s)`` equals the hash values of
+    ``Signer(cfg).signatures([s])[0]`` equals the hash values of
     ``MinHash(num_perm, seed, scheme="affine32", hashfunc=int)`` updated with the
     32-bit folds of the shingle hashes; only the loop is numpy's instead of Python's.
     """
@@ -222,10 +222,6 @@ class Signer:
         self._a = a.astype(np.uint32)
         self._b = b.astype(np.uint32)
         self._empty = np.full(config.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-
-    def signature(self, shingle_hashes: np.ndarray) -> np.ndarray:
-        """One article's signature (all-max for an article with no shingles)."""
-        return self.signatures([shingle_hashes])[0]
 
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """Signatures of many articles, shape (len(shingle_sets), num_perm), uint32."""

@@ -25,7 +25,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from pipeline.dedup import DedupConfig, Doc, Match, band_fingerprints, band_keys
+from pipeline.dedup import DedupConfig, Doc, Match, band_fingerprints
 
 SQLITE_NAME = "history.sqlite"
 # SQLite page cache (KiB): the band index's upper levels stay in memory.
@@ -40,9 +40,6 @@ def settings_fingerprint(config: DedupConfig) -> str:
         f"shingles{config.shingle_size}-perm{config.num_perm}-seed{config.seed}-"
         f"{config.scheme}-b{config.bands}r{config.rows}"
     )
-
-
-band_hashes = band_keys  # the history's index keys are dedup's band keys
 
 
 class History(Protocol):

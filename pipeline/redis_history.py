@@ -19,8 +19,8 @@ import redis
 from datasketch import MinHashLSH
 from redis.connection import parse_url
 
-from pipeline.dedup import DedupConfig, Doc, Match, Signer
-from pipeline.history import band_hashes, settings_fingerprint
+from pipeline.dedup import DedupConfig, Doc, Match, Signer, band_keys
+from pipeline.history import settings_fingerprint
 
 _FIELDS = ("night", "id", "rank", "n_words", "exact", "title", "published", "shingles", "signature",
            "superseded_night")
@@ -50,7 +50,7 @@ class RedisHistory:
         found: dict[int, set[bytes]] = {i: set() for i in range(len(docs))}
         shingled = [i for i, d in enumerate(docs) if len(d.shingles)]
         if shingled:
-            hashes = band_hashes(np.stack([docs[i].signature for i in shingled]), self.config)
+            hashes = band_keys(np.stack([docs[i].signature for i in shingled]), self.config)
             for band, table in enumerate(self.lsh.hashtables):
                 results = table.getmany(*(row[band] for row in hashes))
                 for i, keys in zip(shingled, results):

@@ -130,17 +130,19 @@ class SiteLineSettings:
 
 @dataclass(frozen=True)
 class ClassifierSettings:
+    """Defaults are the values tuned on the boilerplate corpora (as in the toml)."""
+
     enabled: bool = True
     stopword_offset: float = 0.2
-    punctuation_bonus: float = 0.3
+    punctuation_bonus: float = 0.5
     short_words: int = 4
     short_penalty: float = 2.0
-    unpunctuated_penalty: float = 0.0
+    unpunctuated_penalty: float = 0.15
     navigation_penalty: float = 5.0
     good_words: int = 15
     good_stopwords: float = 0.3
     reach: int = 10
-    min_evidence: int = 0
+    min_evidence: int = 1
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,11 @@ logger = logging.getLogger("luigi-interface")
 PROGRESS_EVERY = 5.0
 
 
+def write_stats(target: luigi.LocalTarget, counts: dict[str, Any], started: float) -> None:
+    """A task's ``stats.json``: what it counted and how long it took (the report's source)."""
+    write_json(target.path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+
+
 class Progress:
     """Reports a task's progress to Luigi (percentage, status message) and the log."""
 
@@ -132,7 +137,7 @@ class ShardTask(NightTask):
             write_jsonl(out[name].path, records)
         write_jsonl(out["rejected"].path, (r.to_dict() for r in rejections))
         write_jsonl(out["articles"].path, (a.to_dict() for a in articles))
-        write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+        write_stats(out["stats"], counts, started)
         if self.set_status_message:
             self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
@@ -235,7 +240,7 @@ class CountSiteLines(NightTask):
         })
         stats = {"sites": len(counts.pages), "sites_with_boilerplate": len(boilerplate),
                  "boilerplate_lines": sum(len(keys) for keys in boilerplate.values())}
-        write_json(out["stats"].path, {"counts": stats, "seconds": round(time.perf_counter() - started, 3)})
+        write_stats(out["stats"], stats, started)
 
 
 class CleanFile(ShardTask):
@@ -309,8 +314,7 @@ class SignFile(ShardTask):
             doc.rank = rank  # positions in the shard, whatever the chunking
         out = self.output()
         save_docs(out["docs"].path, docs, config.num_perm)
-        seconds = round(time.perf_counter() - started, 3)
-        write_json(out["stats"].path, {"counts": {"articles": len(docs)}, "seconds": seconds})
+        write_stats(out["stats"], {"articles": len(docs)}, started)
 
 
 class Deduplicate(NightTask):
@@ -372,7 +376,7 @@ class Deduplicate(NightTask):
         }
         out = self.output()
         write_jsonl(out["decisions"].path, decisions)
-        write_json(out["stats"].path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+        write_stats(out["stats"], counts, started)
 
 
 def _decision(doc: dedup.Doc, status: str, match: dedup.Match) -> dict[str, Any]:

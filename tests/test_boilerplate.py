@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.boilerplate import CleanContext, clean_lines
 from pipeline.lineclass import ClassifierSettings, Stoplists, main_text
-from pipeline.rules import RulesError, load_rules
+from pipeline.rules import RulesError, SiteLineSettings, load_rules
 from pipeline.sitelines import SiteCounts, line_key
 from tests.conftest import Night
 
@@ -319,3 +319,8 @@ def test_rule_preconditions_never_hide_a_match(corpora):
                 checked += 1
                 assert any(word in line.lower() for word in r.contains), (r.name, line)
     assert checked > 100
+
+
+def test_code_defaults_are_the_tuned_settings_of_the_rules_file():
+    assert RULES.classifier == ClassifierSettings()
+    assert RULES.site_lines == SiteLineSettings()

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from datasketch import MinHashLSH
 
-from pipeline.dedup import DedupConfig, Signer, make_docs
+from pipeline.dedup import DedupConfig, Signer, band_keys, make_docs
 from pipeline.evaluation import load_truth, score_pairs
-from pipeline.history import SqliteHistory, band_hashes
+from pipeline.history import SqliteHistory
 from tests.conftest import Night, free_port, local_server
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
@@ -26,7 +26,7 @@ def test_band_hashes_are_datasketchs_bucket_keys():
     docs = make_docs([{"key": "k", "id": "k", "text": "one two three four five six seven"}], "n", config)
     lsh = MinHashLSH(num_perm=128, params=(config.bands, config.rows))
     lean = signer.lean(docs[0].signature)
-    assert band_hashes(np.stack([docs[0].signature]), config)[0] == [
+    assert band_keys(np.stack([docs[0].signature]), config)[0] == [
         lsh._H(lean.hashvalues[start:end]) for start, end in lsh.hashranges
     ]
 
