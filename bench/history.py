@@ -3,7 +3,7 @@
     python -m bench.history                 # 1,000,000 history articles, 10,000 tonight
     python -m bench.history --history 100000 --night 2000   # a quicker look
 
-Builds (once, cached in bench/results/history-N/) an embedded history of N kept
+Builds (once, cached in bench/results/history-N/) an embedded history (night folders) of N kept
 articles over 100 earlier nights: 2,000 of them real synthetic articles, the rest
 index entries with random signatures and shingles (they cost lookups like real ones,
 and random signatures never collide with real ones). Then runs the full Luigi chain
@@ -29,7 +29,8 @@ import orjson
 from bench.common import RESULTS, ROOT, machine, save
 from bench.synthetic import TextGenerator
 from pipeline.dedup import DedupConfig, Doc, make_docs
-from pipeline.history import SQLITE_NAME, SqliteHistory, count_docs
+from pipeline.filehistory import FileHistory, count_articles
+from pipeline.history import FOLDER_NAME, SQLITE_NAME
 
 TONIGHT = "2026-11-27"
 REAL_HISTORY = 2000
@@ -38,15 +39,21 @@ EARLIER_NIGHTS = 100
 
 
 def build_history(folder: Path, size: int, generator: TextGenerator) -> list[tuple[str, str]]:
-    """The history (cached) and the real articles in it, as (id, text)."""
+    """The history (cached) and the real articles in it, as (id, text). A cached SQLite
+    history from before the night folders is converted (and the conversion timed)."""
     folder.mkdir(parents=True, exist_ok=True)
     real_path = folder / "real.jsonl"
-    db_path = folder / SQLITE_NAME
-    if real_path.exists() and db_path.exists() and count_docs(db_path) == size:
-        return [tuple(orjson.loads(line)) for line in real_path.read_bytes().splitlines()]
-    db_path.unlink(missing_ok=True)
+    store = folder / FOLDER_NAME
     config = DedupConfig()
-    history = SqliteHistory(db_path, config)
+    legacy = folder / SQLITE_NAME
+    if legacy.exists() and real_path.exists():
+        started = time.perf_counter()
+        FileHistory(store, config, legacy_sqlite=legacy).close()
+        print(f"  converted the cached SQLite history in {time.perf_counter() - started:.0f} s", flush=True)
+    if real_path.exists() and store.exists() and count_articles(store) == size:
+        return [tuple(orjson.loads(line)) for line in real_path.read_bytes().splitlines()]
+    shutil.rmtree(store, ignore_errors=True)
+    history = FileHistory(store, config)
     real = [(f"hist-{i}", generator.article()[1]) for i in range(REAL_HISTORY)]
     rng = np.random.default_rng(7)
     per_night = size // EARLIER_NIGHTS
@@ -63,11 +70,12 @@ def build_history(folder: Path, size: int, generator: TextGenerator) -> list[tup
         signatures = rng.integers(0, 2**32, size=(count, config.num_perm), dtype=np.uint32)
         shingles = np.sort(rng.integers(0, 2**63, size=(count, 200), dtype=np.uint64), axis=1)
         for i in range(count):
+            exact = f"{n:08d}{i:024d}"  # 32 characters, like a real exact key
             docs.append(Doc(key=f"{night}/r{i}", id=f"r-{n}-{i}", night=night, rank=len(docs), n_words=204,
-                            exact=f"{n}-{i}", shingles=shingles[i], signature=signatures[i]))
+                            exact=exact, shingles=shingles[i], signature=signatures[i]))
         history.commit(night, docs, [])
         total += len(docs)
-        print(f"  history night {n + 1}/{EARLIER_NIGHTS}: {count_docs(db_path):,} articles, "
+        print(f"  history night {n + 1}/{EARLIER_NIGHTS}: {count_articles(store):,} articles, "
               f"{time.perf_counter() - started:.0f} s", flush=True)
     history.close()
     real_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in real))
@@ -116,8 +124,8 @@ def main() -> int:
     empty_state = work / "state-empty"
     shutil.rmtree(empty_state, ignore_errors=True)
     empty = run_night(work / "raw", work / "out-empty", empty_state)
-    large_db = work / "state-large" / SQLITE_NAME
-    large = run_night(work / "raw", work / "out-large", large_db.parent)
+    large_store = work / "state-large" / FOLDER_NAME
+    large = run_night(work / "raw", work / "out-large", large_store.parent)
     results = {
         "history_articles": args.history,
         "night_articles": args.night,
@@ -126,7 +134,7 @@ def main() -> int:
         "large_history": large,
         "night_time_ratio": round(large["seconds"] / empty["seconds"], 2),
         "dedup_time_ratio": round(large["dedup_seconds"] / max(empty["dedup_seconds"], 1e-9), 2),
-        "history_file_mb": round(large_db.stat().st_size / 1e6, 1),
+        "history_file_mb": round(sum(p.stat().st_size for p in large_store.rglob("*") if p.is_file()) / 1e6, 1),
     }
     path = save(f"history-{args.history}", results)
     print(f"machine: {machine()}")
@@ -135,7 +143,7 @@ def main() -> int:
         print(f"{label:<16}{r['seconds']:>9}{r['dedup_seconds']:>9}{r['peak_rss_mb']:>9}"
               f"{r['cross_night_duplicates']:>18}")
     print(f"night time ratio {results['night_time_ratio']}x, dedup stage ratio {results['dedup_time_ratio']}x, "
-          f"history file {results['history_file_mb']} MB; planted {PLANTED}")
+          f"history on disk {results['history_file_mb']} MB; planted {PLANTED}")
     print(f"results: {path}")
     ok = large["peak_rss_mb"] <= 2048 and results["night_time_ratio"] <= 2 and large["cross_night_duplicates"] >= PLANTED
     return 0 if ok else 1

@@ -27,7 +27,7 @@ from typing import Sequence
 from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
 from pipeline.rules import BoilerplateConfig, has_more_words, word_count
-from pipeline.segment import MARKER, is_counter, is_marker
+from pipeline.segment import MARKER, is_counter
 from pipeline.sitelines import line_key, site_of
 
 STAGE = "clean"
@@ -84,7 +84,7 @@ def join_paragraphs(lines: Sequence[str]) -> str:
 
 
 def layout_rules(
-    title: str | None, lines: Sequence[str], marker: str = MARKER
+    title: str | None, lines: Sequence[str], marker: str = MARKER, stripped: Sequence[str] | None = None
 ) -> tuple[dict[int, str], list[str]]:
     """The built-in layout rules: which lines they remove (index -> rule), and the captions.
 
@@ -97,10 +97,13 @@ def layout_rules(
     captions: list[str] = []
     dropped: dict[int, str] = {}
     title_key = _key(title) if title else None
-    first_marker = next((j for j, line in enumerate(lines) if is_marker(line, marker)), None)
+    if stripped is None:
+        stripped = [line.strip() for line in lines]
+    markers = [j for j, line in enumerate(stripped) if line == marker] if marker in stripped else []
+    first_marker = markers[0] if markers else None
     if first_marker is None:
         # No layout: a text that starts with its own headline.
-        first = next((j for j, line in enumerate(lines) if line.strip()), None)
+        first = next((j for j, line in enumerate(stripped) if line), None)
         if title_key and first is not None and _key(lines[first]) == title_key:
             dropped[first] = "repeated_headline"
         return dropped, captions
@@ -117,14 +120,13 @@ def layout_rules(
             captions.append(key)
             dropped[j] = "caption"
     # Every marker, and the counter right after it.
-    for j, line in enumerate(lines):
-        if is_marker(line, marker):
-            dropped[j] = "widget_marker"
-            if j + 1 < len(lines) and is_counter(lines[j + 1]):
-                dropped[j + 1] = "widget_counter"
+    for j in markers:
+        dropped[j] = "widget_marker"
+        if j + 1 < len(lines) and is_counter(lines[j + 1]):
+            dropped[j + 1] = "widget_counter"
     # After the first marker: the headline again, then the captions again.
     j = first_marker + 1
-    while j < len(lines) and (j in dropped or not lines[j].strip()):
+    while j < len(lines) and (j in dropped or not stripped[j]):
         j += 1
     if j < len(lines) and title_key and _key(lines[j]) == title_key:
         dropped[j] = "repeated_headline"
@@ -175,11 +177,12 @@ def clean_lines(
     """
     config = context.config
     marker, rules = config.for_source(url, file)
-    dropped, captions = layout_rules(title, lines, marker)
+    stripped = [line.strip() for line in lines]
+    dropped, captions = layout_rules(title, lines, marker, stripped)
     has_layout = any(rule == "widget_marker" for rule in dropped.values())
     longest_rule = max((rule.max_words for rule in rules), default=0)
     for j, line in enumerate(lines):
-        if j in dropped or not line.strip():
+        if j in dropped or not stripped[j]:
             continue
         if has_more_words(line, longest_rule):
             continue  # a paragraph longer than any rule's reach
@@ -196,7 +199,7 @@ def clean_lines(
     repeated = context.site_boilerplate.get(site_of(url, file), set())
     if repeated:
         for j, line in enumerate(lines):
-            if j not in dropped and line.strip() and line_key(line) in repeated:
+            if j not in dropped and stripped[j] and line_key(line) in repeated:
                 dropped[j] = "site_repeated_line"
     evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
     if not has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
@@ -204,7 +207,7 @@ def clean_lines(
             context.stoplists = Stoplists.default()
         keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped))
         for j, line in enumerate(lines):
-            if line.strip() and j not in keep and j not in dropped:
+            if stripped[j] and j not in keep and j not in dropped:
                 dropped[j] = "outside_main_text"
     removed = [Removal(dropped[j], line_numbers[j], lines[j]) for j in sorted(dropped)]
     body = [line for j, line in enumerate(lines) if j not in dropped]
@@ -220,7 +223,7 @@ def clean_article(article: Article, context: CleanContext) -> tuple[Article, lis
     """
     lines = article.text.split("\n")
     cleaned = clean_lines(
-        article.title, lines, [article.line_of(j) for j in range(len(lines))], context,
+        article.title, lines, article.lines_of(len(lines)), context,
         url=article.url, file=article.source["file"],
     )
     article.text = cleaned.text

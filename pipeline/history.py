@@ -2,9 +2,9 @@
 
 Two backends give identical results:
 
-- embedded (default): a SQLite file under ``state_dir``; no server. Its LSH index is a
-  table of (band, band hash) -> article, the band hashes being exactly the keys
-  datasketch's ``MinHashLSH`` uses;
+- embedded (default): one folder of numpy arrays per night under ``state_dir/history``
+  (``filehistory``); no server. Its LSH index is each night's sorted band fingerprints
+  (one per datasketch ``MinHashLSH`` band key);
 - Redis (``[pipeline] index_url = redis://host:port/db``): datasketch's own ``MinHashLSH``
   with its Redis storage, so several machines share one index; article data sits
   beside it in Redis hashes.
@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from contextlib import closing
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
 from pipeline.dedup import DedupConfig, Doc, Match, band_fingerprints
 
+FOLDER_NAME = "history"
+# The store before the night folders; converted when found (see filehistory).
 SQLITE_NAME = "history.sqlite"
 # SQLite page cache (KiB): the band index's upper levels stay in memory.
 SQLITE_CACHE_KB = 65536
@@ -53,12 +54,15 @@ class History(Protocol):
 
 
 def open_history(state_dir: Path | str, index_url: str, config: DedupConfig) -> History:
-    """The history named by the settings: Redis when ``index_url`` is set, else SQLite."""
+    """The history named by the settings: Redis when ``index_url`` is set, else the night
+    folders under ``state_dir/history`` (which take over a SQLite history found there)."""
     if index_url:
         from pipeline.redis_history import RedisHistory
 
         return RedisHistory(index_url, config)
-    return SqliteHistory(Path(state_dir) / SQLITE_NAME, config)
+    from pipeline.filehistory import FileHistory
+
+    return FileHistory(Path(state_dir) / FOLDER_NAME, config, legacy_sqlite=Path(state_dir) / SQLITE_NAME)
 
 
 class HistoryMismatch(RuntimeError):
@@ -73,7 +77,7 @@ def _chunks(items: Sequence, size: int):
         yield items[start : start + size]
 
 
-def _in_window(doc_night: str, superseded_night: str | None, night: str, since: str | None) -> bool:
+def in_window(doc_night: str, superseded_night: str | None, night: str, since: str | None) -> bool:
     """Whether an entry counts tonight: from an earlier night within the window, and not
     superseded by a night before tonight (a rerun sees what the first run saw)."""
     return (
@@ -84,7 +88,9 @@ def _in_window(doc_night: str, superseded_night: str | None, night: str, since: 
 
 
 class SqliteHistory:
-    """History in one SQLite file; see the module docstring."""
+    """History in one SQLite file: the embedded store before ``filehistory``, kept to
+    read (and convert) the histories it wrote. Its LSH index is a table of
+    (band fingerprint, article)."""
 
     SCHEMA = "2"
 
@@ -160,7 +166,7 @@ class SqliteHistory:
         matches = [(i, loaded[number]) for i, number in pairs] + [(i, loaded[hkey]) for i, hkey in exact_hits]
         found: dict[str, dict[str, Doc]] = defaultdict(dict)
         for i, (doc, superseded_night) in matches:
-            if _in_window(doc.night, superseded_night, night, since):
+            if in_window(doc.night, superseded_night, night, since):
                 found[docs[i].key][doc.key] = doc
         return {key: [found[key][k] for k in sorted(found[key])] for key in sorted(found)}
 
@@ -209,6 +215,22 @@ class SqliteHistory:
             db.execute("ROLLBACK")
             raise
 
+    def export(self) -> Iterator[tuple[str, list[Doc], list[tuple[str, str, str]]]]:
+        """Each night: its kept articles, and the earlier articles it superseded as
+        (night, key, superseding key)."""
+        nights = [row[0] for row in self.db.execute("SELECT DISTINCT night FROM docs ORDER BY night")]
+        nights += [row[0] for row in self.db.execute(
+            "SELECT DISTINCT superseded_night FROM docs WHERE superseded_night IS NOT NULL"
+        ) if row[0] not in nights]
+        for night in sorted(nights):
+            kept = [_doc_from_row(row) for row in self.db.execute(
+                f"SELECT {_DOC_COLUMNS} FROM docs WHERE night = ? ORDER BY doc", (night,)
+            )]
+            superseded = [tuple(row) for row in self.db.execute(
+                "SELECT night, hkey, superseded_by FROM docs WHERE superseded_night = ? ORDER BY hkey", (night,)
+            )]
+            yield night, kept, superseded
+
     def close(self) -> None:
         self.db.close()
 
@@ -228,8 +250,3 @@ def _doc_from_row(row: Sequence) -> Doc:
         signature=np.frombuffer(signature, dtype=np.uint32),
         title=title, published=published,
     )
-
-
-def count_docs(path: Path) -> int:
-    with closing(sqlite3.connect(path)) as db:
-        return db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]

@@ -7,7 +7,7 @@ opened with ``head``, ``jq`` or ``grep``, and a stage can be rerun on its own.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 
 @dataclass
@@ -61,6 +61,12 @@ class Article:
         if self.text_line is None:
             return self.source.get("line")
         return self.text_line + text_index
+
+    def lines_of(self, count: int) -> Sequence[int | None]:
+        """``[line_of(j) for j in range(count)]``, without building it."""
+        if self.text_line is None:
+            return [self.source.get("line")] * count
+        return range(self.text_line, self.text_line + count)
 
 
 @dataclass

@@ -371,7 +371,7 @@ class Deduplicate(NightTask):
             "bands": config.bands,
             "rows": config.rows,
             "keep": config.keep,
-            "history": "redis" if cfg.index_url else "sqlite",
+            "history": "redis" if cfg.index_url else "files",
             "history_since": history_since(self.date),
         }
         out = self.output()

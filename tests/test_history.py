@@ -1,4 +1,5 @@
-"""Cross-night dedup: accuracy on BBC, two nights, reruns, keep policies, Redis = SQLite."""
+"""Cross-night dedup: accuracy on BBC, two nights, reruns, keep policies, the stores (night
+folders, a SQLite history converted, Redis) giving the same results."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import orjson
 import pytest
 from datasketch import MinHashLSH
 
-from pipeline.dedup import DedupConfig, Signer, band_keys, make_docs
+from pipeline.dedup import DedupConfig, Match, Signer, band_keys, make_docs
 from pipeline.evaluation import load_truth, score_pairs
+from pipeline.filehistory import FileHistory
 from pipeline.history import SqliteHistory
 from tests.conftest import Night, free_port, local_server
 
@@ -32,9 +34,106 @@ def test_band_hashes_are_datasketchs_bucket_keys():
 
 
 def test_history_refuses_other_settings(tmp_path):
+    FileHistory(tmp_path / "history", DedupConfig()).close()
+    with pytest.raises(RuntimeError, match="was built with dedup settings"):
+        FileHistory(tmp_path / "history", DedupConfig(shingle_size=3))
     SqliteHistory(tmp_path / "h.sqlite", DedupConfig()).close()
     with pytest.raises(RuntimeError, match="was built with dedup settings"):
         SqliteHistory(tmp_path / "h.sqlite", DedupConfig(shingle_size=3))
+
+
+# --- the embedded store: lookups, conversion of a SQLite history, interrupted commits -------
+
+VERSIONS = {
+    "ferry": "The harbour authority said on Monday that the new ferry terminal would open in the spring, "
+             "after two years of delays caused by a dispute over the size of the car park.",
+    "bridge": "Engineers closed the old railway bridge over the river on Tuesday after inspectors found "
+              "cracks in two of its iron girders, and trains will run on a single track until March.",
+    "school": "Parents gathered outside the village school on Wednesday evening to protest against plans "
+              "to merge it with a larger school in the neighbouring town from next September.",
+}
+
+
+def story_docs(night: str, config: DedupConfig, suffix: str = "") -> list:
+    records = [{"key": f"{night}/{name}", "id": f"{name}-{night}", "text": text + suffix, "title": name}
+               for name, text in sorted(VERSIONS.items())]
+    return make_docs(records, night, config)
+
+
+def looked_up(history, docs, night, since=None) -> dict[str, list[str]]:
+    return {key: [d.key for d in found] for key, found in history.candidates(docs, night, since).items()}
+
+
+def test_file_history_finds_earlier_nights_within_the_window_only(tmp_path):
+    config = DedupConfig()
+    history = FileHistory(tmp_path / "history", config)
+    night_1 = story_docs(NIGHT_1, config)
+    history.commit(NIGHT_1, night_1[:2], [])  # "bridge" and "ferry" kept on night 1
+    tonight = story_docs(NIGHT_2, config, suffix=" A spokesman later confirmed it.")
+    assert looked_up(history, tonight, NIGHT_2) == {
+        f"{NIGHT_2}/bridge": [f"{NIGHT_1}/bridge"], f"{NIGHT_2}/ferry": [f"{NIGHT_1}/ferry"],
+    }
+    (found,) = history.candidates(tonight[:1], NIGHT_2, None)[f"{NIGHT_2}/bridge"]
+    (original,) = [d for d in night_1 if d.key == found.key]
+    assert (found.id, found.title, found.n_words, found.exact) == (original.id, "bridge", original.n_words,
+                                                                 original.exact)
+    assert np.array_equal(found.shingles, original.shingles)
+    assert np.array_equal(found.signature, original.signature)
+    assert looked_up(history, tonight, NIGHT_2, since=NIGHT_2) == {}  # outside the window
+    assert looked_up(history, night_1, NIGHT_1) == {}  # a night never finds itself
+    history.close()
+
+
+def test_file_history_commit_replaces_the_night_and_superseded_articles_drop_out(tmp_path):
+    config = DedupConfig()
+    history = FileHistory(tmp_path / "history", config)
+    night_1 = story_docs(NIGHT_1, config)
+    history.commit(NIGHT_1, night_1, [])
+    history.commit(NIGHT_1, night_1[1:], [])  # a rerun of night 1 kept fewer articles
+    assert sorted(looked_up(history, story_docs("2026-11-28", config), "2026-11-28")) == [
+        "2026-11-28/ferry", "2026-11-28/school",
+    ]
+    night_2 = story_docs(NIGHT_2, config, suffix=" Updated.")
+    history.commit(NIGHT_2, night_2[1:2], [(night_1[1], Match(night_2[1], 0.9, "minhash"))])
+    # Night 3 sees night 2's version of "ferry" only; night 2 itself (a rerun) still sees night 1's.
+    later = looked_up(history, story_docs("2026-11-28", config, suffix=" Updated."), "2026-11-28")
+    assert later["2026-11-28/ferry"] == [f"{NIGHT_2}/ferry"]
+    assert looked_up(history, night_2, NIGHT_2)[f"{NIGHT_2}/ferry"] == [f"{NIGHT_1}/ferry"]
+    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [".lock", NIGHT_1, NIGHT_2, "SETTINGS"]
+    history.close()
+
+
+def test_sqlite_history_is_converted_with_the_same_lookups(tmp_path):
+    config = DedupConfig()
+    legacy = SqliteHistory(tmp_path / "history.sqlite", config)
+    night_1 = story_docs(NIGHT_1, config)
+    night_2 = story_docs(NIGHT_2, config, suffix=" Updated.")
+    legacy.commit(NIGHT_1, night_1, [])
+    legacy.commit(NIGHT_2, night_2[1:2], [(night_1[1], Match(night_2[1], 0.9, "minhash"))])
+    tonight = story_docs("2026-11-28", config, suffix=" Updated.")
+    before = looked_up(legacy, tonight, "2026-11-28")
+    legacy.close()
+    history = FileHistory(tmp_path / "history", config, legacy_sqlite=tmp_path / "history.sqlite")
+    assert looked_up(history, tonight, "2026-11-28") == before == {
+        "2026-11-28/bridge": [f"{NIGHT_1}/bridge"], "2026-11-28/ferry": [f"{NIGHT_2}/ferry"],
+        "2026-11-28/school": [f"{NIGHT_1}/school"],
+    }
+    assert not (tmp_path / "history.sqlite").exists() and (tmp_path / "history.sqlite.migrated").exists()
+    history.close()
+
+
+def test_file_history_recovers_from_a_commit_killed_between_its_renames(tmp_path):
+    config = DedupConfig()
+    history = FileHistory(tmp_path / "history", config)
+    history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
+    history.close()
+    folder = tmp_path / "history"
+    (folder / NIGHT_1).rename(folder / f".{NIGHT_1}.old-999")  # the old version moved away ...
+    (folder / f".{NIGHT_2}.tmp-999").mkdir()  # ... and a half-written night
+    history = FileHistory(folder, config)
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", NIGHT_1, "SETTINGS"]
+    assert len(looked_up(history, story_docs(NIGHT_2, config), NIGHT_2)) == 3
+    history.close()
 
 
 # --- BBC: one night, two nights ------------------------------------------------------------
@@ -200,10 +299,10 @@ def redis_url(tmp_path_factory):
         yield f"redis://127.0.0.1:{port}/0"
 
 
-def test_redis_index_gives_the_same_duplicates_as_sqlite(tmp_path, corpora, redis_url):
+def test_redis_index_gives_the_same_duplicates_as_the_embedded_one(tmp_path, corpora, redis_url):
     records = bbc_records(corpora)
     outputs = {}
-    for backend, settings in (("sqlite", {}), ("redis", {"index_url": redis_url})):
+    for backend, settings in (("files", {}), ("redis", {"index_url": redis_url})):
         night = Night(tmp_path / backend, NIGHT_1)
         write_jsonl(night.raw_dir / NIGHT_1 / "bbc.jsonl", records[0::2])
         write_jsonl(night.raw_dir / NIGHT_2 / "bbc.jsonl", records[1::2])
@@ -213,5 +312,5 @@ def test_redis_index_gives_the_same_duplicates_as_sqlite(tmp_path, corpora, redi
             shutil.rmtree(night.out)
             assert night.run(**settings)
             assert (night.out / "duplicates.jsonl").read_bytes() == outputs["redis"][NIGHT_2]
-    assert outputs["redis"] == outputs["sqlite"]
-    assert outputs["sqlite"][NIGHT_2].count(NIGHT_1.encode()) > 50
+    assert outputs["redis"] == outputs["files"]
+    assert outputs["files"][NIGHT_2].count(NIGHT_1.encode()) > 50

@@ -137,7 +137,7 @@ def test_samples_report(sample_night):
         "dedup": {
             "articles_in": 11, "kept": 9, "of_earlier_nights": 0, "superseded": 0, "history_candidates": 0,
             "threshold": 0.8, "num_perm": 128, "shingle_size": 5, "bands": 21, "rows": 6, "keep": "first",
-            "history": "sqlite", "history_since": None,
+            "history": "files", "history_since": None,
         },
         "inputs": [
             {"file": "gazette-wire.txt", "bytes": 2983}, {"file": "harbour-times.txt", "bytes": 3663},
