@@ -28,7 +28,7 @@ from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
 from pipeline.rules import BoilerplateConfig, has_more_words, word_count
 from pipeline.segment import MARKER, is_counter
-from pipeline.sitelines import line_key, site_of
+from pipeline.sitelines import line_key, site_of, squeeze_spaces
 
 STAGE = "clean"
 
@@ -60,7 +60,7 @@ class Cleaned:
 
 def _key(line: str) -> str:
     """Lines compare equal when they differ only in surrounding or repeated spaces."""
-    return " ".join(line.split())
+    return squeeze_spaces(line)
 
 
 def join_paragraphs(lines: Sequence[str]) -> str:
@@ -184,9 +184,14 @@ def clean_lines(
     for j, line in enumerate(lines):
         if j in dropped or not stripped[j]:
             continue
-        if has_more_words(line, longest_rule):
-            continue  # a paragraph longer than any rule's reach
-        words = word_count(line)
+        if line.isascii():
+            words = word_count(line)  # quick for ASCII
+            if words > longest_rule:
+                continue  # a paragraph longer than any rule's reach
+        elif has_more_words(line, longest_rule):
+            continue
+        else:
+            words = word_count(line)
         lowered = line.lower()
         for rule in rules:
             if rule.matches(line, words, lowered):

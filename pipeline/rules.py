@@ -33,8 +33,18 @@ ACTIONS = ("drop", "caption")
 _WORDS = re.compile(r"\w+")
 
 
+# ASCII bytes: word characters (what \w matches in ASCII) kept, everything else a space.
+_ASCII_WORD_BYTES = bytes(c if c < 0x80 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256))
+
+
 def word_count(text: str) -> int:
-    """Words as the rules count them: runs of word characters."""
+    """Words as the rules count them: runs of word characters.
+
+    >>> word_count("U.S. troops, 3rd_wave -- now"), word_count("Café «au» lait")
+    (5, 3)
+    """
+    if text.isascii():  # the same count, without the regex: a byte table and a split
+        return len(text.encode("ascii").translate(_ASCII_WORD_BYTES).split())
     return len(_WORDS.findall(text))
 
 

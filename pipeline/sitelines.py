@@ -27,9 +27,24 @@ import xxhash
 from pipeline.rules import SiteLineSettings, url_host
 
 
+def squeeze_spaces(line: str) -> str:
+    """``" ".join(line.split())``: no surrounding spaces, one space between words.
+
+    Most lines already are, and are returned as they are without splitting them: a line
+    whose characters are all printable holds no whitespace but the plain space (every
+    other whitespace character is a control or separator, which are not printable).
+
+    >>> squeeze_spaces(" A  line\twith\u00a0gaps "), squeeze_spaces("A line.")
+    ('A line with gaps', 'A line.')
+    """
+    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    return " ".join(line.split())
+
+
 def line_key(line: str) -> str:
     """Fingerprint of a line: case and spacing do not matter."""
-    return xxhash.xxh64_hexdigest(" ".join(line.split()).casefold().encode("utf-8"))
+    return xxhash.xxh64_hexdigest(squeeze_spaces(line).casefold().encode("utf-8"))
 
 
 def page_keys(page_lines: Sequence[str]) -> tuple[str, list[str]] | None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.boilerplate import CleanContext, clean_lines
 from pipeline.lineclass import ClassifierSettings, Stoplists, main_text
-from pipeline.rules import RulesError, SiteLineSettings, load_rules
-from pipeline.sitelines import SiteCounts, line_key
+from pipeline.rules import RulesError, SiteLineSettings, load_rules, word_count
+from pipeline.sitelines import SiteCounts, line_key, squeeze_spaces
 from tests.conftest import Night
 
 RULES = load_rules()
@@ -324,3 +328,17 @@ def test_rule_preconditions_never_hide_a_match(corpora):
 def test_code_defaults_are_the_tuned_settings_of_the_rules_file():
     assert RULES.classifier == ClassifierSettings()
     assert RULES.site_lines == SiteLineSettings()
+
+
+def test_squeeze_spaces_is_split_and_join_for_every_whitespace_character():
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert len(spaces) == 29
+    for space in spaces:
+        for line in (f"two{space}words", f"{space}lead", f"trail{space}", f"a {space} b", space):
+            assert squeeze_spaces(line) == " ".join(line.split()), repr(line)
+    assert squeeze_spaces("Sevilla’s café, 3–1.") == "Sevilla’s café, 3–1."
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+def test_word_count_is_the_regex_count(text):
+    assert word_count(text) == len(re.findall(r"\w+", text))
