@@ -32,6 +32,8 @@ import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from datasketch.minhash import _fmix
 
+from pipeline import wordhash
+
 _WORD_RE = re.compile(r"\w+")
 # Odd 64-bit multiplier combining the word hashes of a shingle (polynomial hash).
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
@@ -149,16 +151,8 @@ def shingles(tokens: Sequence[str], size: int) -> np.ndarray:
     >>> len(shingles("a b c d e f".split(), 5)), len(shingles(["a", "b"], 5)), len(shingles([], 5))
     (2, 1, 0)
     """
-    if not tokens:
-        return np.empty(0, dtype=np.uint64)
     hashes = token_hashes(tokens)
-    width = min(size, len(hashes))
-    count = len(hashes) - width + 1
-    combined = hashes[:count].copy()
-    for offset in range(1, width):
-        combined *= _SHINGLE_MULTIPLIER
-        combined += hashes[offset : offset + count]
-    return np.unique(combined)
+    return shingle_sets(hashes, np.array([len(hashes)]), size)[0]
 
 
 def token_hashes(tokens: Sequence[str] | Sequence[bytes]) -> np.ndarray:
@@ -168,26 +162,107 @@ def token_hashes(tokens: Sequence[str] | Sequence[bytes]) -> np.ndarray:
     return np.fromiter(map(xxhash.xxh3_64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
 
 
-def shingle_batch(token_lists: Sequence[Sequence[bytes]], size: int) -> list[np.ndarray]:
-    """``shingles()`` of many texts at once (the same values, numpy over the whole batch)."""
-    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-    out: list[np.ndarray] = [np.empty(0, dtype=np.uint64)] * len(token_lists)
-    for d in np.flatnonzero((lengths > 0) & (lengths < size)):
-        out[d] = shingles(token_lists[d], size)  # short texts: one shingle of all their words
-    long_docs = np.flatnonzero(lengths >= size)
-    if not len(long_docs):
+@dataclass
+class Tokens:
+    """The normalised words of many texts: their hashes end to end, and per text the
+    number of words and the exact-duplicate key."""
+
+    hashes: np.ndarray
+    counts: np.ndarray
+    exact: list[str]
+
+
+def tokenize(texts: Sequence[str]) -> Tokens:
+    """``token_hashes(word_bytes(t))`` and ``exact_key(word_bytes(t))`` of every text, in bulk.
+
+    Texts that are ASCII once punctuation is blanked (most news) are translated with
+    the byte table and split, hashed and joined by numpy over the whole batch, without
+    one Python object per word; the others take the ``words()`` path one by one.
+
+    >>> batch = tokenize(["It’s 3 o'clock —  STRASSE!", "", "Café au lait"])
+    >>> batch.counts.tolist(), batch.exact[0] == exact_key(word_bytes("It’s 3 o'clock —  STRASSE!"))
+    ([6, 0, 3], True)
+    """
+    translated: list[bytes] = []
+    fast: list[int] = []
+    slow: dict[int, list[bytes]] = {}
+    for i, text in enumerate(texts):
+        if not text.isascii():
+            blanked = _NEVER_IN_WORDS_RE.sub(" ", text)
+            if not blanked.isascii():
+                slow[i] = [w.encode("utf-8") for w in words(text)]
+                continue
+            text = blanked
+        translated.append(text.encode("ascii").translate(_ASCII_WORDS))
+        fast.append(i)
+    # The fast texts end to end, each followed by a space: words are runs of non-spaces.
+    buffer = np.frombuffer(b" ".join(translated) + b" ", dtype=np.uint8)
+    is_word = np.concatenate(([False], buffer != 0x20, [False]))
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    text_ends = np.cumsum([len(t) + 1 for t in translated], dtype=np.int64)
+    fast_counts = np.bincount(np.searchsorted(text_ends, starts, side="right"), minlength=len(translated))
+    fast_hashes = wordhash.xxh3_64_words(buffer, starts, ends - starts)
+    # Exact keys hash the words joined by single spaces: keep the word bytes and the
+    # space after each word that is not its text's last.
+    keep = is_word[1:-1].copy()
+    last_words = np.cumsum(fast_counts) - 1
+    separators = np.ones(len(ends), dtype=bool)
+    separators[last_words[fast_counts > 0]] = False
+    keep[ends[separators]] = True
+    joined = buffer[keep].tobytes()
+    joined_ends = np.cumsum(keep)[text_ends - 1].tolist()
+    counts = np.zeros(len(texts), dtype=np.int64)
+    exact: list[str] = [""] * len(texts)
+    pieces: list[np.ndarray] = []
+    fast_starts = np.concatenate(([0], np.cumsum(fast_counts)))
+    position = {i: k for k, i in enumerate(fast)}
+    for i in range(len(texts)):
+        k = position.get(i)
+        if k is None:
+            tokens = slow[i]
+            counts[i] = len(tokens)
+            exact[i] = exact_key(tokens)
+            pieces.append(token_hashes(tokens))
+        else:
+            counts[i] = fast_counts[k]
+            exact[i] = xxhash.xxh3_128_hexdigest(joined[joined_ends[k - 1] if k else 0 : joined_ends[k]])
+            pieces.append(fast_hashes[fast_starts[k] : fast_starts[k + 1]])
+    hashes = np.concatenate(pieces) if pieces else np.empty(0, np.uint64)
+    return Tokens(hashes, counts, exact)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``, quicker for the many small arrays of a batch."""
+    ordered = np.sort(values)
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
+def shingle_sets(hashes: np.ndarray, counts: np.ndarray, size: int) -> list[np.ndarray]:
+    """``shingles()`` of many texts, given their word hashes end to end and their word
+    counts (numpy over the whole batch)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    out: list[np.ndarray] = [np.empty(0, dtype=np.uint64)] * len(counts)
+    for d in np.flatnonzero((counts > 0) & (counts < size)):
+        combined = hashes[starts[d] : starts[d] + 1].copy()  # short texts: one shingle of all their words
+        for offset in range(1, counts[d]):
+            combined *= _SHINGLE_MULTIPLIER
+            combined += hashes[starts[d] + offset : starts[d] + offset + 1]
+        out[d] = combined
+    if len(hashes) < size:
         return out
-    flat = token_hashes([t for d in long_docs for t in token_lists[d]])
-    count = len(flat) - size + 1
-    combined = flat[:count].copy()
+    count = len(hashes) - size + 1
+    combined = hashes[:count].copy()
     for offset in range(1, size):
         combined *= _SHINGLE_MULTIPLIER
-        combined += flat[offset : offset + count]
-    start = 0
-    for d in long_docs:
+        combined += hashes[offset : offset + count]
+    for d in np.flatnonzero(counts >= size).tolist():
         # The shingles of text d start at its first word and end with its last.
-        out[d] = np.unique(combined[start : start + lengths[d] - size + 1])
-        start += lengths[d]
+        out[d] = _sorted_unique(combined[starts[d] : starts[d] + counts[d] - size + 1])
     return out
 
 
@@ -199,7 +274,14 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """
     if not len(a) and not len(b):
         return 1.0
-    inter = np.intersect1d(a, b, assume_unique=True).size
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(a):
+        return 0.0
+    # Binary search of the smaller set in the larger (both sorted): no merge sort.
+    found = np.searchsorted(b, a)
+    found[found == len(b)] = 0
+    inter = int(np.count_nonzero(b[found] == a))
     return inter / (len(a) + len(b) - inter)
 
 
@@ -451,23 +533,23 @@ def make_docs(
     Ranks continue from ``first_rank`` so that ranks follow the night's input order.
     """
     signer = Signer(config)
-    token_lists = [word_bytes(r["text"]) for r in records]
-    shingle_sets = shingle_batch(token_lists, config.shingle_size)
-    signatures = signer.signatures(shingle_sets)
+    tokens = tokenize([r["text"] for r in records])
+    sets = shingle_sets(tokens.hashes, tokens.counts, config.shingle_size)
+    signatures = signer.signatures(sets)
     return [
         Doc(
             key=r["key"],
             id=r["id"],
             night=night,
             rank=first_rank + i,
-            n_words=len(tokens),
-            exact=exact_key(tokens),
+            n_words=n_words,
+            exact=exact,
             shingles=shingle_set,
             signature=signature,
             title=r.get("title"),
             published=r.get("published"),
         )
-        for i, (r, tokens, shingle_set, signature) in enumerate(
-            zip(records, token_lists, shingle_sets, signatures)
+        for i, (r, n_words, exact, shingle_set, signature) in enumerate(
+            zip(records, tokens.counts.tolist(), tokens.exact, sets, signatures)
         )
     ]

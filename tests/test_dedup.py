@@ -150,3 +150,35 @@ from pipeline.dedup import word_bytes  # noqa: E402
        | st.text(alphabet="abc DEF’“”—–…£€ ½²é\u0301\u00a0\u2028,.-_7", max_size=120))
 def test_fast_word_split_equals_the_regex(text):
     assert word_bytes(text) == [w.encode("utf-8") for w in words(text)]
+
+
+from pipeline.dedup import exact_key, shingle_sets, token_hashes, tokenize  # noqa: E402
+from pipeline.wordhash import xxh3_64_words  # noqa: E402
+
+TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80) | st.text(
+    alphabet="abc DEF’—é\u00a0,.-_7", max_size=80
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXTS, max_size=6))
+def test_batch_tokenizing_equals_one_text_at_a_time(texts):
+    batch = tokenize(texts)
+    expected = [word_bytes(t) for t in texts]
+    assert batch.counts.tolist() == [len(tokens) for tokens in expected]
+    assert batch.exact == [exact_key(tokens) for tokens in expected]
+    flat = [w for tokens in expected for w in tokens]
+    assert batch.hashes.tolist() == token_hashes(flat).tolist()
+    sets = shingle_sets(batch.hashes, batch.counts, 5)
+    assert [s.tolist() for s in sets] == [shingles(tokens, 5).tolist() for tokens in expected]
+
+
+def test_vector_xxh3_equals_the_library_for_every_length():
+    import xxhash
+
+    rng = np.random.default_rng(3)
+    words = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes() for n in list(range(1, 70)) * 30]
+    buffer = np.frombuffer(b"".join(words), dtype=np.uint8)
+    lengths = np.array([len(w) for w in words])
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    assert xxh3_64_words(buffer, starts, lengths).tolist() == [xxhash.xxh3_64_intdigest(w) for w in words]
