@@ -194,7 +194,12 @@ def clean_lines(
             words = word_count(line)
         lowered = line.lower()
         for rule in rules:
-            if rule.matches(line, words, lowered):
+            # rule.matches(line, words, lowered), with the line already stripped and counted
+            if (
+                words <= rule.max_words
+                and (not rule.contains or any(map(lowered.__contains__, rule.contains)))
+                and rule.pattern.search(stripped[j]) is not None
+            ):
                 dropped[j] = rule.name
                 if rule.action == "caption":
                     caption = _key(line)

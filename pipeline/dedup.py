@@ -211,11 +211,14 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     separators[last_words[fast_counts > 0]] = False
     keep[ends[separators]] = True
     joined = buffer[keep].tobytes()
-    joined_ends = np.cumsum(keep)[text_ends - 1].tolist()
+    # Each text's share of ``joined``: its words' bytes and one space fewer than words.
+    word_bytes_before = np.concatenate(([0], np.cumsum(ends - starts)))
+    fast_starts = np.concatenate(([0], np.cumsum(fast_counts)))
+    kept = word_bytes_before[fast_starts[1:]] - word_bytes_before[fast_starts[:-1]] + np.maximum(fast_counts - 1, 0)
+    joined_ends = np.cumsum(kept).tolist()
     counts = np.zeros(len(texts), dtype=np.int64)
     exact: list[str] = [""] * len(texts)
     pieces: list[np.ndarray] = []
-    fast_starts = np.concatenate(([0], np.cumsum(fast_counts)))
     position = {i: k for k, i in enumerate(fast)}
     for i in range(len(texts)):
         k = position.get(i)
