@@ -37,8 +37,9 @@ from pipeline import wordhash
 _WORD_RE = re.compile(r"\w+")
 # Odd 64-bit multiplier combining the word hashes of a shingle (polynomial hash).
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-# Articles per block when computing signatures (bounds the temporary arrays).
-_SIGNATURE_DOCS = 20000
+# Shingles per block when computing signatures (a block stays in the CPU cache while
+# all permutations are applied to it; measured best of 16k-128k on a 1 MB L2).
+_SIGNATURE_BLOCK = 65536
 
 KEEP_POLICIES = ("first", "longest", "latest")
 
@@ -316,17 +317,24 @@ class Signer:
         if not len(nonempty):
             return out
         values = _fmix(_to_32bit(np.concatenate([shingle_sets[d] for d in nonempty])), 32)
-        starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
-        # One permutation at a time over all shingles (a 1-D reduceat is much faster
-        # than a 2-D one), in blocks of shingles to bound memory.
-        for block_start in range(0, len(nonempty), _SIGNATURE_DOCS):
-            docs = nonempty[block_start : block_start + _SIGNATURE_DOCS]
-            lo = starts[block_start]
-            hi = starts[block_start + len(docs)] if block_start + len(docs) < len(starts) else len(values)
-            block = values[lo:hi]
-            offsets = starts[block_start : block_start + len(docs)] - lo
+        starts = np.concatenate(([0], np.cumsum(lengths[nonempty])))
+        # One permutation at a time (a 1-D reduceat is much faster than a 2-D one), over
+        # blocks of whole articles small enough to stay in the CPU cache for all of them.
+        cuts = [0]
+        for cut in np.searchsorted(starts, np.arange(_SIGNATURE_BLOCK, starts[-1], _SIGNATURE_BLOCK)).tolist():
+            if cuts[-1] < cut < len(nonempty):
+                cuts.append(cut)
+        cuts.append(len(nonempty))
+        found = np.empty((len(self._a), len(nonempty)), dtype=np.uint32)
+        for first, last in zip(cuts[:-1], cuts[1:]):
+            block = values[starts[first] : starts[last]]
+            offsets = starts[first:last] - starts[first]
+            permuted = np.empty_like(block)
             for k in range(len(self._a)):
-                out[docs, k] = np.minimum.reduceat(block * self._a[k] + self._b[k], offsets)
+                np.multiply(block, self._a[k], out=permuted)
+                np.add(permuted, self._b[k], out=permuted)
+                found[k, first:last] = np.minimum.reduceat(permuted, offsets)
+        out[nonempty] = found.T
         return out
 
     def lean(self, signature: np.ndarray) -> LeanMinHash:

@@ -53,6 +53,17 @@ def test_signatures_equal_datasketch_minhash():
         assert np.array_equal(reference.hashvalues, signature)
 
 
+def test_signatures_of_a_batch_larger_than_a_block_equal_datasketch_minhash():
+    rng = np.random.default_rng(5)
+    sets = [np.unique(rng.integers(0, 2**64 - 1, size=int(n), dtype=np.uint64)) for n in rng.integers(0, 900, 400)]
+    assert sum(map(len, sets)) > 2 * 65536  # several cache blocks
+    signatures = Signer(DedupConfig()).signatures(sets)
+    for shingle_set, signature in list(zip(sets, signatures))[::13]:
+        reference = MinHash(num_perm=128, seed=1, scheme="affine32", hashfunc=int)
+        reference.update_batch(_to_32bit(shingle_set).tolist())
+        assert np.array_equal(reference.hashvalues, signature)
+
+
 def test_exact_duplicates_after_normalisation():
     other = "A different story about the city council and its budget for the coming year, with new taxes"
     result = deduplicate(docs([BASE, BASE.upper() + " !!", other], DedupConfig()), DedupConfig())
