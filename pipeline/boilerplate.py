@@ -185,7 +185,7 @@ def clean_lines(
         if j in dropped or not stripped[j]:
             continue
         if line.isascii():
-            words = word_count(line)  # quick for ASCII
+            words = word_count(line, longest_rule)  # quick for ASCII
             if words > longest_rule:
                 continue  # a paragraph longer than any rule's reach
         elif has_more_words(line, longest_rule):

@@ -42,6 +42,7 @@ _BOMS = (
 _LINE_END_RE = re.compile(r"\r\n?")
 # C0 controls that carry no text: everything below 0x20 except tab, LF, FF, CR, ESC.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 
 
 def _legacy_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
@@ -143,7 +144,12 @@ def decode_bytes(data: bytes) -> Decoded:
         # Unpaired surrogates in UTF-16 input become U+FFFD: no legacy encoding
         # explains them, and a str cannot hold them for the next stage.
         text = data.decode(result.encoding, errors="replace")
-    text = _LINE_END_RE.sub("\n", text)
-    text, result.controls_removed = _CONTROL_RE.subn("", text)
+    # UTF-8 (and the one-byte legacy encodings) write these characters as these very
+    # bytes: bytes without them need no search (most files).
+    single_byte_controls = result.encoding != "utf-8" or len(data.translate(None, _CONTROL_BYTES)) != len(data)
+    if result.encoding != "utf-8" or b"\r" in data:
+        text = _LINE_END_RE.sub("\n", text)
+    if single_byte_controls:
+        text, result.controls_removed = _CONTROL_RE.subn("", text)
     result.text = text
     return result

@@ -68,7 +68,14 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
 # What ftfy acts on in ASCII text: an HTML entity (ftfy's own pattern), or a
 # control character (including ESC, the start of a terminal escape).
 _ENTITY_RE = re.compile(r"&#?[0-9A-Za-z]{1,24};")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+
+
+def _has_control(text: str) -> bool:
+    """Whether text holds one of ``_CONTROL_BYTES`` (UTF-8 only ever encodes those
+    characters as those bytes; deleting bytes is quicker than a regex search)."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    return len(encoded.translate(None, _CONTROL_BYTES)) != len(encoded)
 # Characters ftfy's non-encoding fixers act on in non-ASCII text: C1 controls,
 # surrogates, and the invisible characters remove_control_chars strips.
 _UNICODE_SUSPECT_RE = re.compile(
@@ -106,7 +113,7 @@ def needs_repair(text: str) -> bool:
     """
     if "&" in text and _ENTITY_RE.search(text):
         return True
-    if _CONTROL_RE.search(text):
+    if _has_control(text):
         return True
     if text.isascii():
         return False

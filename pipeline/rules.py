@@ -37,15 +37,17 @@ _WORDS = re.compile(r"\w+")
 _ASCII_WORD_BYTES = bytes(c if c < 0x80 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256))
 
 
-def word_count(text: str) -> int:
-    """Words as the rules count them: runs of word characters.
+def word_count(text: str, limit: int = -1) -> int:
+    """Words as the rules count them: runs of word characters. With a ``limit``, a count
+    above it comes back as ``limit + 1`` (the rest of the text is not split).
 
-    >>> word_count("U.S. troops, 3rd_wave -- now"), word_count("Café «au» lait")
-    (5, 3)
+    >>> word_count("U.S. troops, 3rd_wave -- now"), word_count("Café «au» lait"), word_count("a b c d", 2)
+    (5, 3, 3)
     """
     if text.isascii():  # the same count, without the regex: a byte table and a split
-        return len(text.encode("ascii").translate(_ASCII_WORD_BYTES).split())
-    return len(_WORDS.findall(text))
+        return len(text.encode("ascii").translate(_ASCII_WORD_BYTES).split(None, limit))
+    count = len(_WORDS.findall(text))
+    return count if limit < 0 else min(count, limit + 1)
 
 
 @functools.cache

@@ -341,4 +341,6 @@ def test_squeeze_spaces_is_split_and_join_for_every_whitespace_character():
 
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
 def test_word_count_is_the_regex_count(text):
-    assert word_count(text) == len(re.findall(r"\w+", text))
+    count = len(re.findall(r"\w+", text))
+    assert word_count(text) == count
+    assert [word_count(text, limit) for limit in range(4)] == [min(count, limit + 1) for limit in range(4)]

@@ -2,7 +2,10 @@
 
 import codecs
 
-from pipeline.decoding import decode_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.decoding import _CONTROL_RE, _LINE_END_RE, _decode_utf8_lines, decode_bytes
 
 
 def test_utf8_is_decoded_as_is():
@@ -52,3 +55,14 @@ def test_nul_and_control_characters_are_removed_and_counted():
 
 def test_old_mac_line_ends_become_line_feeds():
     assert decode_bytes(b"one\rtwo\r\nthree").text == "one\ntwo\nthree"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_line_ends_and_controls_are_cleaned_as_by_the_full_search(data):
+    decoded = decode_bytes(data)
+    if decoded.encoding != "utf-8":
+        return
+    raw = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    expected, removed = _CONTROL_RE.subn("", _LINE_END_RE.sub("\n", _decode_utf8_lines(raw)[0]))
+    assert (decoded.text, decoded.controls_removed) == (expected, removed)
