@@ -62,14 +62,36 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
+# Lines gathered before one write call (bounded memory, few system calls).
+_WRITE_BATCH = 2048
+
+
 def write_jsonl(path: Path | str, records: Iterable[Any]) -> int:
     """Write records as JSONL atomically; returns how many were written."""
     count = 0
+    batch: list[bytes] = []
     with atomic_writer(path) as handle:
         for record in records:
-            handle.write(dumps(record))
-            count += 1
+            batch.append(dumps(record))
+            if len(batch) == _WRITE_BATCH:
+                handle.write(b"".join(batch))
+                count += len(batch)
+                batch = []
+        handle.write(b"".join(batch))
+        count += len(batch)
     return count
+
+
+def dump_lines(records: Iterable[Any]) -> bytes:
+    """Records as JSONL bytes (for a worker process to hand back ready to write)."""
+    return b"".join(map(dumps, records))
+
+
+def write_bytes(path: Path | str, parts: Iterable[bytes]) -> None:
+    """Write byte strings one after another, atomically."""
+    with atomic_writer(path) as handle:
+        for part in parts:
+            handle.write(part)
 
 
 def write_json(path: Path | str, data: Any) -> None:

@@ -1,7 +1,7 @@
 """Run a pure function over consecutive chunks of a list, in a process pool if asked.
 
 The result is in input order whatever the number of processes, so outputs stay
-byte-identical; the function and its arguments must be picklable (module-level).
+byte-identical; the function must be picklable (module-level), its results too.
 
 >>> run_chunks(sum, [[1, 2], [3], [4, 5]], processes=1)
 [3, 3, 9]
@@ -9,6 +9,7 @@ byte-identical; the function and its arguments must be picklable (module-level).
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Sequence, TypeVar
@@ -42,9 +43,25 @@ def run_chunks(
             results.append(function(chunk))
             on_chunk(len(chunk))
         return results
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        for chunk, result in zip(chunks, pool.map(function, chunks)):
-            results.append(result)
-            on_chunk(len(chunk))
+    # The forked processes inherit the chunks: only their numbers travel to them (the
+    # results come back pickled; functions that return bytes keep that cheap).
+    global _INHERITED
+    _INHERITED = chunks
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            calls = pool.map(functools.partial(_call_on_inherited, function), range(len(chunks)))
+            for chunk, result in zip(chunks, calls):
+                results.append(result)
+                on_chunk(len(chunk))
+    finally:
+        _INHERITED = None
     return results
+
+
+_INHERITED: Sequence | None = None
+
+
+def _call_on_inherited(function: Callable[[Sequence[T]], R], index: int) -> R:
+    assert _INHERITED is not None
+    return function(_INHERITED[index])

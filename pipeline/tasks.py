@@ -30,7 +30,15 @@ import luigi
 from pipeline import boilerplate, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
 from pipeline.history import open_history
-from pipeline.jsonl import atomic_writer, read_json, read_jsonl, write_json, write_jsonl
+from pipeline.jsonl import (
+    atomic_writer,
+    dump_lines,
+    read_json,
+    read_jsonl,
+    write_bytes,
+    write_json,
+    write_jsonl,
+)
 from pipeline.nightdata import Night
 from pipeline.parallel import chunked, run_chunks
 from pipeline.records import Article, Rejection
@@ -48,6 +56,13 @@ PROGRESS_EVERY = 5.0
 def write_stats(target: luigi.LocalTarget, counts: dict[str, Any], started: float) -> None:
     """A task's ``stats.json``: what it counted and how long it took (the report's source)."""
     write_json(target.path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+
+
+class Lines:
+    """JSONL parts, in order, made by worker processes."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
 
 
 class Progress:
@@ -130,13 +145,16 @@ class ShardTask(NightTask):
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, files=self.files)
 
-    def write(self, articles: list[Article], rejections: list[Rejection], counts: dict, started: float,
-              extra: dict[str, list[Any]] | None = None) -> None:
+    def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
+              started: float, extra: dict[str, Iterable[dict] | Lines] | None = None) -> None:
+        """The stage's files: article records, rejection records, extra parts (records, or
+        ``Lines``: JSONL already made by the worker processes), stats."""
         out = self.output()
-        for name, records in (extra or {}).items():
-            write_jsonl(out[name].path, records)
-        write_jsonl(out["rejected"].path, (r.to_dict() for r in rejections))
-        write_jsonl(out["articles"].path, (a.to_dict() for a in articles))
+        for name, records in [*(extra or {}).items(), ("rejected", rejections), ("articles", articles)]:
+            if isinstance(records, Lines):
+                write_bytes(out[name].path, records.parts)
+            else:
+                write_jsonl(out[name].path, records)
         write_stats(out["stats"], counts, started)
         if self.set_status_message:
             self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
@@ -159,7 +177,7 @@ class ReadFile(ShardTask):
             on_file=lambda: progress.advance(),
         )
         counts = {"files": len(self.files), "articles": len(result.articles), "rejected": len(result.rejections)}
-        self.write(result.articles, result.rejections, counts, started)
+        self.write((a.to_dict() for a in result.articles), (r.to_dict() for r in result.rejections), counts, started)
 
 
 class RepairFile(ShardTask):
@@ -178,20 +196,33 @@ class RepairFile(ShardTask):
         processes = pipeline().processes
         progress = Progress(self, len(records), "articles repaired")
         chunks = chunked(records, processes)
-        repaired = run_chunks(encoding.repair_records, chunks, processes, progress.advance)
-        articles = [Article.from_dict(r) for chunk in repaired for r in chunk]
-        fixes = Counter(f for a in articles for f in a.fixes["encoding"]["fixes"])
+        results = run_chunks(_repair_and_fingerprint, chunks, processes, progress.advance)
+        fixes = sum((chunk["fixes"] for chunk in results), Counter())
         counts = {
-            "articles": len(articles),
-            "repaired": sum(a.fixes["encoding"]["repaired"] for a in articles),
+            "articles": sum(chunk["articles"] for chunk in results),
+            "repaired": sum(chunk["repaired"] for chunk in results),
             "fixes": dict(sorted(fixes.items())),
         }
-        pages = []
-        for article in articles:
-            page = sitelines.page_keys(article.text.split("\n"))
-            if page is not None:
-                pages.append([sitelines.site_of(article.url, article.source["file"]), *page])
-        self.write(articles, [], counts, started, extra={"sitepages": pages})
+        self.write(Lines([chunk["lines"] for chunk in results]), [], counts, started,
+                   extra={"sitepages": Lines([chunk["pages"] for chunk in results])})
+
+
+def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
+    """A chunk of records repaired (as JSONL), each page's site and line keys (for
+    CountSiteLines, as JSONL), and the counts."""
+    repaired = encoding.repair_records(records)
+    pages = []
+    for record in repaired:
+        page = sitelines.page_keys(record["text"].split("\n"))
+        if page is not None:
+            pages.append([sitelines.site_of(record.get("url"), record["source"]["file"]), *page])
+    return {
+        "lines": dump_lines(repaired),
+        "pages": dump_lines(pages),
+        "articles": len(repaired),
+        "repaired": sum(r["fixes"]["encoding"]["repaired"] for r in repaired),
+        "fixes": Counter(f for r in repaired for f in r["fixes"]["encoding"]["fixes"]),
+    }
 
 
 class CountSiteLines(NightTask):
@@ -260,32 +291,46 @@ class CleanFile(ShardTask):
             site_boilerplate={site: set(keys) for site, keys in site_lines["boilerplate"].items()},
             min_words=pipeline().min_words,
         )
-        kept, rejections, removed = [], [], []
-        rules: Counter[str] = Counter()
         records = list(read_jsonl(self.input()["articles"]["articles"].path))
         processes = pipeline().processes
         progress = Progress(self, len(records), "articles cleaned")
-        cleaned = run_chunks(functools.partial(boilerplate.clean_records, context=context),
+        results = run_chunks(functools.partial(_clean_chunk, context=context),
                              chunked(records, processes), processes, progress.advance)
-        for record, removals, rejection in (item for chunk in cleaned for item in chunk):
-            article = Article.from_dict(record)
-            for removal in removals:
-                rules[removal.rule] += 1
-                removed.append(
-                    {"id": article.id, "file": article.source["file"], "line": removal.line,
-                     "rule": removal.rule, "text": removal.text}
-                )
-            if rejection is None:
-                kept.append(article)
-            else:
-                rejections.append(rejection)
+        rules = sum((chunk["rules"] for chunk in results), Counter())
+        kept, rejected = sum(chunk["kept"] for chunk in results), sum(chunk["rejected"] for chunk in results)
         counts = {
-            "articles_in": len(kept) + len(rejections),
-            "articles_out": len(kept),
-            "rejected": len(rejections),
+            "articles_in": kept + rejected,
+            "articles_out": kept,
+            "rejected": rejected,
             "lines_removed": dict(sorted(rules.items())),
         }
-        self.write(kept, rejections, counts, started, extra={"removed": removed})
+        self.write(Lines([chunk["lines"] for chunk in results]),
+                   Lines([chunk["rejections"] for chunk in results]), counts, started,
+                   extra={"removed": Lines([chunk["removed"] for chunk in results])})
+
+
+def _clean_chunk(records: list[dict], context: boilerplate.CleanContext) -> dict[str, Any]:
+    """A chunk cleaned: the kept records, rejection records and removed-line records (as
+    JSONL), and the counts."""
+    kept, rejections, removed = [], [], []
+    for record, removals, rejection in boilerplate.clean_records(records, context):
+        removed.extend(
+            {"id": record["id"], "file": record["source"]["file"], "line": removal.line,
+             "rule": removal.rule, "text": removal.text}
+            for removal in removals
+        )
+        if rejection is None:
+            kept.append(record)
+        else:
+            rejections.append(rejection.to_dict())
+    return {
+        "lines": dump_lines(kept),
+        "rejections": dump_lines(rejections),
+        "removed": dump_lines(removed),
+        "kept": len(kept),
+        "rejected": len(rejections),
+        "rules": Counter(r["rule"] for r in removed),
+    }
 
 
 class SignFile(ShardTask):
