@@ -171,13 +171,29 @@ class ReadFile(ShardTask):
     def run(self) -> None:
         started = time.perf_counter()
         rules = load_rules(rules_path())
+        markers = {rel: rules.for_source(None, rel)[0] for rel in self.files}
+        processes = pipeline().processes
         progress = Progress(self, len(self.files), "files read")
-        result = readers.read_shard(
-            self.paths.raw, self.files, self.paths.date, lambda rel: rules.for_source(None, rel)[0],
-            on_file=lambda: progress.advance(),
-        )
-        counts = {"files": len(self.files), "articles": len(result.articles), "rejected": len(result.rejections)}
-        self.write((a.to_dict() for a in result.articles), (r.to_dict() for r in result.rejections), counts, started)
+        read = functools.partial(_read_files, night_dir=self.paths.raw, date=self.paths.date, markers=markers)
+        results = run_chunks(read, chunked(list(self.files), processes, minimum=1), processes, progress.advance)
+        counts = {
+            "files": len(self.files),
+            "articles": sum(chunk["articles"] for chunk in results),
+            "rejected": sum(chunk["rejected"] for chunk in results),
+        }
+        self.write(Lines([chunk["lines"] for chunk in results]), Lines([chunk["rejections"] for chunk in results]),
+                   counts, started)
+
+
+def _read_files(files: list[str], night_dir: Path, date: str, markers: dict[str, str]) -> dict[str, Any]:
+    """Some of a shard's files read (articles and rejections as JSONL), and the counts."""
+    result = readers.read_shard(night_dir, files, date, markers.__getitem__)
+    return {
+        "lines": dump_lines(a.to_dict() for a in result.articles),
+        "rejections": dump_lines(r.to_dict() for r in result.rejections),
+        "articles": len(result.articles),
+        "rejected": len(result.rejections),
+    }
 
 
 class RepairFile(ShardTask):
