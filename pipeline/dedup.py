@@ -434,15 +434,18 @@ class BandIndex:
     def __init__(self, config: DedupConfig) -> None:
         self.lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
 
-    def insert(self, key: str, bands: Sequence[bytes]) -> None:
-        self.lsh.keys.insert(key, *bands)
+    def insert(self, key: str, bands: Sequence[bytes | None]) -> None:
+        """Index ``key`` under its band keys (None: a band left out, see ``deduplicate``)."""
+        self.lsh.keys.insert(key, *(band for band in bands if band is not None))
         for band, table in zip(bands, self.lsh.hashtables):
-            table.insert(band, key)
+            if band is not None:
+                table.insert(band, key)
 
-    def query(self, bands: Sequence[bytes]) -> set[str]:
+    def query(self, bands: Sequence[bytes | None]) -> set[str]:
         found: set[str] = set()
         for band, table in zip(bands, self.lsh.hashtables):
-            found.update(table.get(band))
+            if band is not None:
+                found.update(table.get(band))
         return found
 
 
@@ -468,18 +471,18 @@ def deduplicate(
     rank = {d.key: i for i, d in enumerate(order)}
 
     index = BandIndex(config)
-    # Only articles that share at least one band key with another one can be LSH
-    # candidates of anything: the others need no index entry and no query.
+    # A band key no other article has can bring no candidate: only the shared band
+    # keys enter the index and are looked up, and an article sharing none skips it.
     shingled = [d for d in order if len(d.shingles)]
+    bands: dict[str, list[bytes | None]] = {}
     if shingled:
         fingerprints = band_fingerprints(np.stack([d.signature for d in shingled]), config)
         _, inverse, counts = np.unique(fingerprints.ravel(), return_inverse=True, return_counts=True)
-        shares = (counts[inverse] > 1).reshape(fingerprints.shape).any(axis=1)
-        shingled = [d for d, share in zip(shingled, shares) if share]
-    bands = dict(zip((d.key for d in shingled), band_keys(
-        np.stack([d.signature for d in shingled]) if shingled else np.empty((0, config.num_perm), np.uint32),
-        config,
-    )))
+        shared = (counts[inverse] > 1).reshape(fingerprints.shape)
+        sharing = np.flatnonzero(shared.any(axis=1)).tolist()
+        keys = band_keys(np.stack([shingled[i].signature for i in sharing]), config) if sharing else []
+        for i, row in zip(sharing, keys):
+            bands[shingled[i].key] = [key if share else None for key, share in zip(row, shared[i].tolist())]
     kept: dict[str, Doc] = {}
     kept_by_exact: dict[str, list[Doc]] = {}
     result = DedupResult()
@@ -506,7 +509,7 @@ def deduplicate(
 
 def _best_match(
     doc: Doc,
-    bands: list[bytes] | None,
+    bands: list[bytes | None] | None,
     kept: dict[str, Doc],
     kept_by_exact: dict[str, list[Doc]],
     index: "BandIndex",
