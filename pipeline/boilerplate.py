@@ -21,8 +21,9 @@ attendance) are body: only the line right after a marker is a widget counter.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
@@ -33,8 +34,7 @@ from pipeline.sitelines import line_key, site_of, squeeze_spaces
 STAGE = "clean"
 
 
-@dataclass(frozen=True)
-class Removal:
+class Removal(NamedTuple):
     """One line taken out of an article: which rule, which line of the source, what text."""
 
     rule: str
@@ -69,18 +69,12 @@ def join_paragraphs(lines: Sequence[str]) -> str:
     >>> join_paragraphs(["", "One.  ", "still one", "", "", "Two.", ""])
     'One.\\nstill one\\n\\nTwo.'
     """
-    paragraphs: list[list[str]] = []
-    current: list[str] = []
-    for line in lines:
-        stripped = line.rstrip()
-        if stripped.strip():
-            current.append(stripped)
-        elif current:
-            paragraphs.append(current)
-            current = []
-    if current:
-        paragraphs.append(current)
-    return "\n\n".join("\n".join(p) for p in paragraphs)
+    # Blank lines become empty ones; a run of them is then one blank line.
+    text = "\n".join([line.rstrip() for line in lines]).strip("\n")
+    return _BLANK_RUN.sub("\n\n", text) if "\n\n\n" in text else text
+
+
+_BLANK_RUN = re.compile(r"\n{3,}")
 
 
 def layout_rules(
@@ -99,7 +93,12 @@ def layout_rules(
     title_key = _key(title) if title else None
     if stripped is None:
         stripped = [line.strip() for line in lines]
-    markers = [j for j, line in enumerate(stripped) if line == marker] if marker in stripped else []
+    markers: list[int] = []
+    try:
+        while True:
+            markers.append(stripped.index(marker, markers[-1] + 1 if markers else 0))
+    except ValueError:
+        pass
     first_marker = markers[0] if markers else None
     if first_marker is None:
         # No layout: a text that starts with its own headline.
@@ -110,9 +109,9 @@ def layout_rules(
     # Above the first marker: the captions, each usually printed twice.
     seen: set[str] = set()
     for j in range(first_marker):
-        key = _key(lines[j])
-        if not key:
+        if not stripped[j]:
             continue
+        key = _key(lines[j])
         if key in seen:
             dropped[j] = "repeated_caption"
         else:
@@ -132,11 +131,10 @@ def layout_rules(
         dropped[j] = "repeated_headline"
         j += 1
     while j < len(lines):
-        key = _key(lines[j])
-        if key and key in seen:
+        if stripped[j]:
+            if _key(lines[j]) not in seen:
+                break
             dropped[j] = "repeated_caption"
-        elif key:
-            break
         j += 1
     return dropped, captions
 

@@ -202,7 +202,7 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     edges = np.flatnonzero(is_word[1:] != is_word[:-1])
     starts, ends = edges[0::2], edges[1::2]
     text_ends = np.cumsum([len(t) + 1 for t in translated], dtype=np.int64)
-    fast_counts = np.bincount(np.searchsorted(text_ends, starts, side="right"), minlength=len(translated))
+    fast_counts = np.diff(np.searchsorted(starts, text_ends), prepend=0)
     fast_hashes = wordhash.xxh3_64_words(buffer, starts, ends - starts)
     # Exact keys hash the words joined by single spaces: keep the word bytes and the
     # space after each word that is not its text's last.

@@ -71,22 +71,11 @@ def _byteswap64(x: np.ndarray) -> np.ndarray:
     return x.byteswap()
 
 
-class _Reader:
-    """Little-endian 64-bit loads at any byte offset of a buffer, in bulk: two aligned
-    loads and shifts (no copy of the buffer per offset)."""
+def _unaligned(padded: np.ndarray, dtype: str, size: int) -> np.ndarray:
+    """The little-endian integer starting at each byte: one strided view of the buffer,
+    so a load at any offset is one fancy index."""
+    return np.ndarray(shape=(size,), dtype=dtype, buffer=padded, strides=(1,))
 
-    def __init__(self, buffer: np.ndarray) -> None:
-        padded = np.zeros((len(buffer) + 23) // 8 * 8, dtype=np.uint8)
-        padded[: len(buffer)] = buffer
-        self.aligned = padded.view("<u8").astype(np.uint64)
-
-    def load64(self, positions: np.ndarray) -> np.ndarray:
-        index = positions >> 3
-        shift = ((positions & 7) * 8).astype(np.uint64)
-        low = self.aligned[index] >> shift
-        # (x << 64) is not 0 in numpy: shift by 63 then 1 for the aligned case.
-        high = (self.aligned[index + 1] << (np.uint64(63) - shift)) << np.uint64(1)
-        return low | high
 
 def xxh3_64_words(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """``xxh3_64_intdigest(bytes(buffer[s : s + n]))`` for each start s and length n >= 1."""
@@ -97,7 +86,7 @@ def xxh3_64_words(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
         return out
     buffer = np.asarray(buffer, dtype=np.uint8)
     padded = np.concatenate((buffer, np.zeros(8, np.uint8)))
-    reader = _Reader(buffer)
+    load32, load64 = _unaligned(padded, "<u4", len(buffer)), _unaligned(padded, "<u8", len(buffer))
     with np.errstate(over="ignore"):
         small = np.flatnonzero(lengths <= 3)
         if len(small):
@@ -116,8 +105,8 @@ def xxh3_64_words(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
         middle = np.flatnonzero((lengths >= 4) & (lengths <= 8))
         if len(middle):
             s, n = starts[middle], lengths[middle]
-            first = reader.load64(s) & _LOW32
-            last = reader.load64(s + n - 4) & _LOW32
+            first = load32[s].astype(np.uint64)
+            last = load32[s + n - 4].astype(np.uint64)
             h = (last + (first << _u64(32))) ^ _FLIP_4TO8
             h ^= _rotl(h, 49) ^ _rotl(h, 24)
             h *= _PRIME_MX2
@@ -128,8 +117,8 @@ def xxh3_64_words(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
         large = np.flatnonzero((lengths >= 9) & (lengths <= MAX_VECTOR_BYTES))
         if len(large):
             s, n = starts[large], lengths[large]
-            low = reader.load64(s) ^ _FLIP_9TO16_LO
-            high = reader.load64(s + n - 8) ^ _FLIP_9TO16_HI
+            low = load64[s].astype(np.uint64) ^ _FLIP_9TO16_LO
+            high = load64[s + n - 8].astype(np.uint64) ^ _FLIP_9TO16_HI
             h = n.astype(np.uint64) + _byteswap64(low) + high + _mul128_fold64(low, high)
             h ^= h >> _u64(37)
             h *= _PRIME_MX1
