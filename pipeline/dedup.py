@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -487,8 +488,15 @@ def deduplicate(
     kept_by_exact: dict[str, list[Doc]] = {}
     result = DedupResult()
 
+    exact_counts = Counter(d.exact for d in order)
     for doc in order:
         is_tonight = doc.key in tonight
+        if doc.key not in bands and exact_counts[doc.exact] == 1:
+            # Shares no band key and no exact key with any other article: it is kept,
+            # and no other article can ever find it.
+            if is_tonight:
+                result.kept.append(doc)
+            continue
         match = _best_match(
             doc, bands.get(doc.key), kept, kept_by_exact, index, config, rank,
             eligible=(lambda key: True) if is_tonight else tonight.__contains__,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.boilerplate import CleanContext, clean_lines
 from pipeline.lineclass import ClassifierSettings, Stoplists, main_text
-from pipeline.rules import RulesError, SiteLineSettings, load_rules, word_count
+from pipeline.rules import RulesError, SiteLineSettings, has_more_words, load_rules, word_count
 from pipeline.sitelines import SiteCounts, line_key, squeeze_spaces
 from tests.conftest import Night
 
@@ -344,3 +344,4 @@ def test_word_count_is_the_regex_count(text):
     count = len(re.findall(r"\w+", text))
     assert word_count(text) == count
     assert [word_count(text, limit) for limit in range(4)] == [min(count, limit + 1) for limit in range(4)]
+    assert [has_more_words(text, limit) for limit in range(4)] == [count > limit for limit in range(4)]
