@@ -50,7 +50,7 @@ def build_history(folder: Path, size: int, generator: TextGenerator) -> list[tup
         started = time.perf_counter()
         FileHistory(store, config, legacy_sqlite=legacy).close()
         print(f"  converted the cached SQLite history in {time.perf_counter() - started:.0f} s", flush=True)
-    if real_path.exists() and store.exists() and count_articles(store) == size:
+    if real_path.exists() and store.exists() and count_articles(store, before=TONIGHT) == size:
         return [tuple(orjson.loads(line)) for line in real_path.read_bytes().splitlines()]
     shutil.rmtree(store, ignore_errors=True)
     history = FileHistory(store, config)

@@ -186,9 +186,7 @@ class FileHistory:
         files = {
             "docs.jsonl": b"".join(lines),
             "docs.offsets.npy": offsets,
-            "shingles.npy": (
-                np.concatenate([d.shingles for d in kept]).astype(np.uint64) if kept else np.empty(0, np.uint64)
-            ),
+            "shingles.npy": _Streamed(np.dtype("<u8"), int(shingle_offsets[-1]), [d.shingles for d in kept]),
             "shingles.offsets.npy": shingle_offsets,
             "signatures.npy": signatures,
             "bands.npy": prints[order].astype(np.int64),
@@ -201,6 +199,8 @@ class FileHistory:
             with open(tmp / name, "wb") as handle:
                 if isinstance(content, bytes):
                     handle.write(content)
+                elif isinstance(content, _Streamed):
+                    content.write(handle)
                 else:
                     np.save(handle, content, allow_pickle=False)
                 handle.flush()
@@ -223,6 +223,21 @@ class FileHistory:
         finally:
             legacy.close()
         path.rename(path.with_name(path.name + MIGRATED_SUFFIX))
+
+
+class _Streamed:
+    """A 1-D ``.npy`` written piece by piece: the articles' shingles end to end, without
+    the copy of all of them a concatenation makes (hundreds of MB on a large night)."""
+
+    def __init__(self, dtype: np.dtype, length: int, pieces: Sequence[np.ndarray]) -> None:
+        self.dtype, self.length, self.pieces = dtype, length, pieces
+
+    def write(self, handle) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.length,)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for piece in self.pieces:
+            handle.write(np.ascontiguousarray(piece, dtype=self.dtype).tobytes())
 
 
 def _lookup(folder: Path, name: str, values: np.ndarray) -> Iterator[tuple[int, int]]:
@@ -279,9 +294,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def count_articles(folder: Path) -> int:
-    """Articles in a history folder (all nights)."""
+def count_articles(folder: Path, before: str | None = None) -> int:
+    """Articles in a history folder (of the nights before ``before``, if given)."""
     return sum(
         len(np.load(night / "docs.offsets.npy")) - 1
-        for night in sorted(folder.iterdir()) if night.is_dir() and not night.name.startswith(".")
+        for night in sorted(folder.iterdir())
+        if night.is_dir() and not night.name.startswith(".") and (before is None or night.name < before)
     )
