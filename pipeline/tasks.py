@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import logging
 import time
 from collections import Counter
@@ -533,3 +534,9 @@ _STAGE_ORDER = {"list": 0, "read": 1, "repair": 2, "clean": 3}
 
 def _rejection_order(record: dict) -> tuple:
     return (record["file"], _STAGE_ORDER.get(record["stage"], 9), record["line"] or 0, record["offset"] or 0)
+
+
+# With several workers Luigi forks a process per task. The garbage collector of each
+# child would otherwise walk (and so copy, page by page) every object inherited from
+# the parent: the libraries imported above. Frozen, they are left alone.
+gc.freeze()
