@@ -44,7 +44,7 @@ from pipeline.nightdata import Night
 from pipeline.parallel import chunked, run_chunks
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
-from pipeline.rules import load_rules
+from pipeline.rules import RulesError, load_rules
 from pipeline.settings import dedup_config, history_since, night_paths, pipeline, rules_path
 
 __all__ = ["CleanCorpus", "pipeline"]
@@ -101,6 +101,17 @@ class RawNight(luigi.ExternalTask):
         return luigi.LocalTarget(str(night_paths(self.date).raw))
 
 
+def _compile_rules_before_forking() -> None:
+    """Load the rules once in the scheduling process: its compiled patterns (the regex
+    module's cache) are inherited by the process Luigi forks for each task, instead of
+    every task compiling them again (65 ms). A broken rules file is reported by the
+    tasks that use it."""
+    try:
+        load_rules(rules_path())
+    except RulesError:
+        pass
+
+
 class NightTask(luigi.Task):
     """A task about one night."""
 
@@ -116,6 +127,7 @@ class NightTask(luigi.Task):
             cfg = pipeline()
             raw = self.paths.raw
             self._plan = readers.plan_night(raw, cfg.shard_bytes, cfg.shard_files) if raw.is_dir() else ([], [])
+            _compile_rules_before_forking()
         return self._plan
 
     def shard_tasks(self, task_class: type["ShardTask"]) -> list["ShardTask"]:
