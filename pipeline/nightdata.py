@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from pipeline.jsonl import read_json, read_jsonl
 
 NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -45,11 +47,17 @@ class WordDiff:
 class Night:
     """One night's output folder."""
 
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(self, folder: Path | str, loaded: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        """``loaded``: records of ``duplicates``, ``rejected`` or ``removed`` already in
+        memory, exactly as written to the night's files (the writer passes them on)."""
         self.folder = Path(folder)
         if not (self.folder / "report.json").is_file():
             raise NightNotFound(f"{self.folder} is not a finished night (no report.json)")
         self.date = self.folder.name
+        for name, records in (loaded or {}).items():
+            if name not in ("duplicates", "rejected", "removed"):
+                raise ValueError(f"unknown night records {name!r}")
+            self.__dict__[name] = records  # what the cached property would have read
 
     @functools.cached_property
     def report(self) -> dict[str, Any]:
@@ -86,14 +94,13 @@ class Night:
         """Articles by id, in one pass over the files: the kept version when there is
         one (input ids may repeat), else the cleaned one (a dropped duplicate)."""
         found: dict[str, dict[str, Any]] = {}
-        for article in self.articles():
-            if article["id"] in ids:
-                found[article["id"]] = article
+        for article in _with_ids(self.folder / "articles.jsonl", ids):
+            found[article["id"]] = article
         missing = ids - set(found)
         if missing:
-            for article in self.cleaned():
-                if article["id"] in missing and article["id"] not in found:
-                    found[article["id"]] = article
+            for path in sorted((self.folder / "stages" / "3-clean").glob("*.articles.jsonl")):
+                for article in _with_ids(path, missing):
+                    found.setdefault(article["id"], article)
         return found
 
     def article(self, article_id: str) -> dict[str, Any] | None:
@@ -144,6 +151,34 @@ class Night:
             ((kept, night, members) for (kept, night), members in groups.items()),
             key=lambda group: (-len(group[2]), group[0]),
         )
+
+
+_ID_START = b'{"id":"'
+
+
+def _with_ids(path: Path, ids: set[str]) -> Iterator[dict[str, Any]]:
+    r"""The records of a JSONL file whose id is in ``ids``. A line the pipeline wrote starts
+    with its id, so most lines are skipped without being parsed; a line that does not
+    start so, or whose id holds an escape, is parsed.
+
+    >>> import tempfile; path = Path(tempfile.mkdtemp()) / "a.jsonl"
+    >>> _ = path.write_bytes(b'{"id":"a","n":1}\n{"n":2,"id":"b"}\n{"id":"c\\"d"}\n')
+    >>> [r.get("n", r["id"]) for r in _with_ids(path, {"b", 'c"d'})]
+    [2, 'c"d']
+    """
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.startswith(_ID_START):
+                end = line.find(b'"', len(_ID_START))
+                raw = line[len(_ID_START) : end]
+                if end > 0 and b"\\" not in raw and raw.decode("utf-8") not in ids:
+                    continue
+            if line.strip():
+                record = orjson.loads(line)
+                if record.get("id") in ids:
+                    yield record
 
 
 def summary(night: Night) -> dict[str, Any]:

@@ -527,9 +527,12 @@ class CleanCorpus(NightTask):
             self.paths.date, inputs_manifest, stats, rejected, articles_out, time.perf_counter() - started
         )
         write_json(out["report_json"].path, report)
-        # The page reads back what was just written, like anyone inspecting the night.
+        # The page reads back what was just written, like anyone inspecting the night
+        # (the records still in memory are handed over instead of parsed again).
+        night_data = Night(self.paths.out, loaded={"duplicates": duplicates, "rejected": rejected,
+                                                   "removed": removed})
         with atomic_writer(out["report_html"].path) as handle:
-            handle.write(htmlreport.render(Night(self.paths.out)).encode("utf-8"))
+            handle.write(htmlreport.render(night_data).encode("utf-8"))
 
 
 def _duplicate_record(decision: dict[str, Any], source: dict[str, Any] | None) -> dict[str, Any]:
