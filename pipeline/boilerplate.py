@@ -192,12 +192,7 @@ def clean_lines(
             words = word_count(line)
         lowered = line.lower()
         for rule in rules:
-            # rule.matches(line, words, lowered), with the line already stripped and counted
-            if (
-                words <= rule.max_words
-                and (not rule.contains or any(map(lowered.__contains__, rule.contains)))
-                and rule.pattern.search(stripped[j]) is not None
-            ):
+            if rule.removes(stripped[j], words, lowered):
                 dropped[j] = rule.name
                 if rule.action == "caption":
                     caption = _key(line)

@@ -289,14 +289,12 @@ def read_shard(
     files: Sequence[str],
     date: str,
     marker_for: Callable[[str], str] = lambda rel: MARKER,
-    on_file: Callable[[], None] = lambda: None,
 ) -> FileResult:
     """Read a shard's files in order (``marker_for(file)``: the file's widget marker)."""
     articles: list[Article] = []
     rejections: list[Rejection] = []
     for rel in files:
         result = read_file(night_dir, rel, date, marker_for(rel))
-        on_file()
         articles.extend(result.articles)
         rejections.extend(result.rejections)
     return FileResult(articles, rejections)

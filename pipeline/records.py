@@ -56,14 +56,9 @@ class Article:
     def from_dict(cls, data: dict[str, Any]) -> "Article":
         return cls(**data)
 
-    def line_of(self, text_index: int) -> int | None:
-        """Source line of line ``text_index`` (0-based) of the article's raw text."""
-        if self.text_line is None:
-            return self.source.get("line")
-        return self.text_line + text_index
-
     def lines_of(self, count: int) -> Sequence[int | None]:
-        """``[line_of(j) for j in range(count)]``, without building it."""
+        """Source lines of the first ``count`` lines of the article's raw text (the
+        record's own line for every one when the text came from a JSONL record)."""
         if self.text_line is None:
             return [self.source.get("line")] * count
         return range(self.text_line, self.text_line + count)

@@ -106,15 +106,19 @@ class LineRule:
         stripped = line.strip()
         if not stripped:
             return False
-        if words is None:
-            words = word_count(stripped)
-        if words > self.max_words:
-            return False
-        if self.contains:
-            lowered = lowered if lowered is not None else stripped.lower()
-            if not any(word in lowered for word in self.contains):
-                return False
-        return self.pattern.search(stripped) is not None
+        return self.removes(
+            stripped, word_count(stripped) if words is None else words,
+            lowered if lowered is not None else stripped.lower(),
+        )
+
+    def removes(self, stripped: str, words: int, lowered: str) -> bool:
+        """``matches`` for a non-empty stripped line whose word count and lower case
+        are known (the clean stage's loop): the cheap tests first, the pattern last."""
+        return (
+            words <= self.max_words
+            and (not self.contains or any(map(lowered.__contains__, self.contains)))
+            and self.pattern.search(stripped) is not None
+        )
 
 
 @dataclass(frozen=True)
