@@ -85,7 +85,7 @@ class FileHistory:
                 for m in nights if m < night
                 for old_night, key, _by in self._superseded(m)
             }
-            for m in (m for m in nights if m < night and (since is None or m >= since)):
+            for m in (m for m in nights if in_window(m, None, night, since)):
                 folder = self.folder / m
                 for values, owners, name in ((prints, band_owner, "bands"), (exact, exact_order, "exact")):
                     for position, article in _lookup(folder, name, values):
@@ -103,7 +103,7 @@ class FileHistory:
         for i in sorted(found, key=lambda i: docs[i].key):
             matches = {
                 doc.key: doc for doc in (loaded[hit] for hit in found[i])
-                if (doc.night, doc.key) not in superseded and in_window(doc.night, None, night, since)
+                if (doc.night, doc.key) not in superseded
             }
             if matches:
                 out[docs[i].key] = [matches[key] for key in sorted(matches)]
