@@ -6,6 +6,7 @@ opened with ``head``, ``jq`` or ``grep``, and a stage can be rerun on its own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -52,6 +53,22 @@ class Article:
         del out["text_line"]
         return out
 
+    @staticmethod
+    def output_line(line: bytes) -> bytes:
+        """A stage's JSONL line of an article as ``articles.jsonl`` has it: the bytes of
+        ``dumps(Article.from_dict(loads(line)).to_output())``, without parsing the text.
+
+        ``to_dict`` puts ``text_line`` last, so it is the line's last member at the top
+        level (a nested one would be followed by two braces):
+
+        >>> Article.output_line(b'{"id":"a","meta":{"text_line":1},"text_line":null}\\n')
+        b'{"id":"a","meta":{"text_line":1}}\\n'
+        """
+        found = _LAST_TEXT_LINE.search(line)
+        if found is None:
+            raise ValueError(f"not an article record of this pipeline: {line[:80]!r}")
+        return line[: found.start()] + b"}\n"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Article":
         return cls(**data)
@@ -62,6 +79,9 @@ class Article:
         if self.text_line is None:
             return [self.source.get("line")] * count
         return range(self.text_line, self.text_line + count)
+
+
+_LAST_TEXT_LINE = re.compile(rb',"text_line":(?:null|-?[0-9]+)}\n?\Z')
 
 
 @dataclass

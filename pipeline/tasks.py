@@ -24,9 +24,10 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import luigi
+import orjson
 
 from pipeline import boilerplate, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
@@ -483,28 +484,14 @@ class CleanCorpus(NightTask):
         inputs = self.input()
         shards, listing_rejections = self.plan()
         files = [f for shard in shards for f in shard.files]
-        decisions = {d["key"]: d for d in read_jsonl(inputs["dedup"]["decisions"].path)}
-        night = self.paths.date
-
+        decisions = list(read_jsonl(inputs["dedup"]["decisions"].path))
         duplicates: list[dict[str, Any]] = []
-
-        def kept_articles() -> Iterable[dict[str, Any]]:
-            # Streamed to articles.jsonl: a night's text is never held in memory at once.
-            for target in inputs["clean"]:
-                for record in read_jsonl(target["articles"].path):
-                    article = Article.from_dict(record)
-                    decision = decisions[f"{night}/{article.key}"]
-                    if decision["status"] == "kept":
-                        yield article.to_output()
-                    else:
-                        duplicates.append(_duplicate_record(decision, article.source))
-
         out = self.output()
-        articles_out = write_jsonl(out["articles_jsonl"].path, kept_articles())
+        kept = _KeptLines([target["articles"].path for target in inputs["clean"]], decisions, duplicates)
+        write_bytes(out["articles_jsonl"].path, kept)
+        articles_out = kept.count
         # Earlier nights' articles superseded by tonight's (keep policy latest/longest).
-        duplicates.extend(
-            _duplicate_record(d, None) for d in decisions.values() if d["status"] == "superseded"
-        )
+        duplicates.extend(_duplicate_record(d, None) for d in decisions if d["status"] == "superseded")
 
         rejected = [r.to_dict() for r in listing_rejections]
         for stage in ("read", "clean"):
@@ -533,6 +520,55 @@ class CleanCorpus(NightTask):
                                                    "removed": removed})
         with atomic_writer(out["report_html"].path) as handle:
             handle.write(htmlreport.render(night_data).encode("utf-8"))
+
+
+# Article lines joined before one write call (as write_jsonl does).
+_WRITE_BATCH = 2048
+
+
+class _KeptLines:
+    """The kept articles' lines for ``articles.jsonl``, streamed shard by shard (a night's
+    text is never in memory at once) and rewritten as bytes (``Article.output_line``);
+    the duplicates' records are appended to ``duplicates`` on the way.
+
+    Deduplicate decided on the clean stage's articles in this same order, so the n-th
+    article is the n-th decision; each line's id is checked against its decision's.
+    """
+
+    def __init__(self, paths: list[str], decisions: list[dict[str, Any]], duplicates: list[dict[str, Any]]) -> None:
+        self.paths, self.decisions, self.duplicates = paths, decisions, duplicates
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        position = 0
+        for path in self.paths:
+            batch: list[bytes] = []
+            with open(path, "rb") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    decision = self.decisions[position] if position < len(self.decisions) else None
+                    if decision is None or decision["status"] == "superseded" or not line.startswith(
+                        b'{"id":' + orjson.dumps(decision["id"]) + b","
+                    ):
+                        raise RuntimeError(
+                            f"{path}:{number}: the article is not the one Deduplicate decided on at position "
+                            f"{position}; the stage files are out of step (rerun the night: --rerun)"
+                        )
+                    position += 1
+                    if decision["status"] == "kept":
+                        batch.append(Article.output_line(line))
+                        if len(batch) == _WRITE_BATCH:
+                            self.count += len(batch)
+                            yield b"".join(batch)
+                            batch = []
+                    else:
+                        self.duplicates.append(_duplicate_record(decision, orjson.loads(line)["source"]))
+            self.count += len(batch)
+            yield b"".join(batch)
+        if any(d["status"] != "superseded" for d in self.decisions[position:]):
+            raise RuntimeError(f"Deduplicate decided on {len(self.decisions)} articles, the clean stage has "
+                               f"{position}; the stage files are out of step (rerun the night: --rerun)")
 
 
 def _duplicate_record(decision: dict[str, Any], source: dict[str, Any] | None) -> dict[str, Any]:

@@ -194,6 +194,33 @@ def test_same_input_same_output_byte_for_byte(sample_night, tmp_path):
     assert other.output_bytes() == sample_night.output_bytes()
 
 
+def test_articles_are_the_clean_stage_records_without_internal_fields(sample_night):
+    from pipeline.jsonl import dumps
+    from pipeline.records import Article
+
+    stage_lines = [line for path in sorted((sample_night.out / "stages" / "3-clean").glob("*.articles.jsonl"))
+                   for line in path.read_bytes().splitlines(keepends=True)]
+    assert len(stage_lines) == 11
+    for line in stage_lines:  # the byte rewrite is the parse, to_output, dump round trip
+        assert Article.output_line(line) == dumps(Article.from_dict(orjson.loads(line)).to_output())
+    kept = {r["id"] for r in sample_night.records("articles.jsonl")}
+    assert [Article.output_line(line) for line in stage_lines if orjson.loads(line)["id"] in kept] == (
+        (sample_night.out / "articles.jsonl").read_bytes().splitlines(keepends=True))
+
+
+def test_stage_files_out_of_step_with_the_decisions_fail_the_night_naming_the_file(sample_night, caplog):
+    stage = sample_night.out / "stages" / "3-clean"
+    shard = sorted(stage.glob("*.articles.jsonl"))[0]
+    lines = shard.read_bytes().splitlines(keepends=True)
+    shard.write_bytes(b"".join(lines[1:] + lines[:1]))  # same articles, another order
+    (sample_night.out / "articles.jsonl").unlink()
+    assert not sample_night.run()
+    assert f"{shard}:1: the article is not the one Deduplicate decided on at position 0" in caplog.text
+    assert not (sample_night.out / "articles.jsonl").exists()
+    shard.write_bytes(b"".join(lines))
+    assert sample_night.run()
+
+
 def test_no_temporary_files_left_behind(sample_night):
     assert [p for p in sample_night.out.rglob("*") if p.name.endswith(".tmp")] == []
 
