@@ -174,11 +174,11 @@ def clean_lines(
     [('share_widget', 1), ('advertisement', 3)]
     """
     config = context.config
-    marker, rules = config.for_source(url, file)
+    rule_set = config.rule_set(url, file)
     stripped = [line.strip() for line in lines]
-    dropped, captions = layout_rules(title, lines, marker, stripped)
+    dropped, captions = layout_rules(title, lines, rule_set.marker, stripped)
     has_layout = any(rule == "widget_marker" for rule in dropped.values())
-    longest_rule = max((rule.max_words for rule in rules), default=0)
+    longest_rule = rule_set.longest
     for j, line in enumerate(lines):
         if j in dropped or not stripped[j]:
             continue
@@ -191,7 +191,7 @@ def clean_lines(
         else:
             words = word_count(line)
         lowered = line.lower()
-        for rule in rules:
+        for rule in rule_set.by_words[words]:  # the rules that reach a line this long
             if rule.removes(stripped[j], words, lowered):
                 dropped[j] = rule.name
                 if rule.action == "caption":

@@ -164,22 +164,54 @@ class ClassifierSettings:
 
 
 @dataclass(frozen=True)
+class RuleSet:
+    """The rules for one source (global, then its sites'), ready for the clean loop."""
+
+    marker: str
+    rules: tuple[LineRule, ...]
+    # by_words[w]: the rules that reach a line of w words, in order; a line of more words
+    # than the last index is out of every rule's reach.
+    by_words: tuple[tuple[LineRule, ...], ...]
+
+    @classmethod
+    def make(cls, marker: str, rules: tuple[LineRule, ...]) -> "RuleSet":
+        longest = max((rule.max_words for rule in rules), default=0)
+        by_words = tuple(tuple(r for r in rules if r.max_words >= words) for words in range(longest + 1))
+        return cls(marker, rules, by_words)
+
+    @property
+    def longest(self) -> int:
+        """The most words a line can have and still be removed by a rule."""
+        return len(self.by_words) - 1
+
+
+@dataclass(frozen=True)
 class BoilerplateConfig:
     marker: str = "TT"
     rules: tuple[LineRule, ...] = ()
     sites: tuple[SiteRules, ...] = ()
     site_lines: SiteLineSettings = field(default_factory=SiteLineSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    # One RuleSet per combination of sites that apply (keyed by their positions).
+    _rule_sets: dict[tuple[int, ...], RuleSet] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def for_source(self, url: str | None, file: str) -> tuple[str, tuple[LineRule, ...]]:
         """The widget marker and the rules (global, then the site's) for one article."""
-        host = url_host(url)
-        marker, rules = self.marker, list(self.rules)
-        for site in self.sites:
-            if site.applies(host, file):
-                rules.extend(site.rules)
-                marker = site.marker or marker
-        return marker, tuple(rules)
+        rule_set = self.rule_set(url, file)
+        return rule_set.marker, rule_set.rules
+
+    def rule_set(self, url: str | None, file: str) -> RuleSet:
+        """``for_source`` as a RuleSet, made once for each combination of sites."""
+        host = url_host(url) if self.sites else None
+        key = tuple(i for i, site in enumerate(self.sites) if site.applies(host, file))
+        rule_set = self._rule_sets.get(key)
+        if rule_set is None:
+            marker, rules = self.marker, list(self.rules)
+            for i in key:
+                rules.extend(self.sites[i].rules)
+                marker = self.sites[i].marker or marker
+            rule_set = self._rule_sets[key] = RuleSet.make(marker, tuple(rules))
+        return rule_set
 
 
 def url_host(url: str | None) -> str | None:

@@ -103,6 +103,19 @@ pattern = '^slug: '
     assert config.for_source("https://other.example/a", "x.txt") == ("TT", ())
 
 
+def test_rule_set_lists_for_each_word_count_the_rules_that_reach_it():
+    import dataclasses
+
+    config = load_rules()
+    rule_set = config.rule_set(None, "dump.txt")
+    assert rule_set.longest == max(rule.max_words for rule in config.rules) == 60
+    assert [r.name for r in rule_set.by_words[5]] == [r.name for r in config.rules]  # every rule reaches 5 words
+    assert [r.name for r in rule_set.by_words[6]] == [r.name for r in config.rules if r.name != "site_navigation"]
+    assert [r.name for r in rule_set.by_words[31]] == ["cookie_notice", "photo_credit"]
+    assert config.rule_set(None, "other.txt") is rule_set  # made once per combination of sites
+    assert dataclasses.replace(config, rules=()).rule_set(None, "dump.txt").by_words == ((),)
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
