@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+import numba
 import numpy as np
 import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -38,9 +39,6 @@ from pipeline import wordhash
 _WORD_RE = re.compile(r"\w+")
 # Odd 64-bit multiplier combining the word hashes of a shingle (polynomial hash).
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-# Shingles per block when computing signatures (a block stays in the CPU cache while
-# all permutations are applied to it; measured best of 16k-128k on a 1 MB L2).
-_SIGNATURE_BLOCK = 65536
 
 KEEP_POLICIES = ("first", "longest", "latest")
 
@@ -237,38 +235,44 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     return Tokens(hashes, counts, exact)
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique(values)``, quicker for the many small arrays of a batch."""
-    ordered = np.sort(values)
-    first = np.empty(len(ordered), dtype=bool)
-    first[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    return ordered[first]
-
-
 def shingle_sets(hashes: np.ndarray, counts: np.ndarray, size: int) -> list[np.ndarray]:
     """``shingles()`` of many texts, given their word hashes end to end and their word
-    counts (numpy over the whole batch)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    out: list[np.ndarray] = [np.empty(0, dtype=np.uint64)] * len(counts)
-    for d in np.flatnonzero((counts > 0) & (counts < size)):
-        combined = hashes[starts[d] : starts[d] + 1].copy()  # short texts: one shingle of all their words
-        for offset in range(1, counts[d]):
-            combined *= _SHINGLE_MULTIPLIER
-            combined += hashes[starts[d] + offset : starts[d] + offset + 1]
-        out[d] = combined
-    if len(hashes) < size:
-        return out
-    count = len(hashes) - size + 1
-    combined = hashes[:count].copy()
-    for offset in range(1, size):
-        combined *= _SHINGLE_MULTIPLIER
-        combined += hashes[offset : offset + count]
-    for d in np.flatnonzero(counts >= size).tolist():
-        # The shingles of text d start at its first word and end with its last.
-        out[d] = _sorted_unique(combined[starts[d] : starts[d] + counts[d] - size + 1])
-    return out
+    counts (one compiled loop over the whole batch)."""
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    flat, kept = _shingle_kernel(np.ascontiguousarray(hashes, dtype=np.uint64), counts, size)
+    return np.split(flat, np.cumsum(kept)[:-1].tolist()) if len(kept) else []
+
+
+@numba.njit(cache=True, nogil=True)
+def _shingle_kernel(hashes: np.ndarray, counts: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's sorted unique shingles, end to end, and how many each text has."""
+    total = 0
+    for d in range(len(counts)):
+        total += counts[d] - size + 1 if counts[d] >= size else min(counts[d], 1)
+    out = np.empty(total, dtype=np.uint64)
+    kept = np.zeros(len(counts), dtype=np.int64)
+    start = 0
+    position = 0
+    for d in range(len(counts)):
+        n = counts[d]
+        width = min(n, size)  # a text shorter than size words: one shingle of all its words
+        m = n - width + 1 if n else 0
+        for i in range(m):
+            combined = hashes[start + i]
+            for offset in range(1, width):
+                combined = combined * _SHINGLE_MULTIPLIER + hashes[start + i + offset]
+            out[position + i] = combined
+        shingles = out[position : position + m]
+        shingles.sort()
+        unique = 0
+        for i in range(m):
+            if i == 0 or shingles[i] != shingles[unique - 1]:
+                shingles[unique] = shingles[i]
+                unique += 1
+        kept[d] = unique
+        position += unique
+        start += n
+    return out[:position], kept
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -296,11 +300,12 @@ def _to_32bit(shingle_hashes: np.ndarray) -> np.ndarray:
 
 
 class Signer:
-    """MinHash signatures computed in bulk with numpy, equal to datasketch's.
+    """MinHash signatures computed in bulk, equal to datasketch's.
 
     ``Signer(cfg).signatures([s])[0]`` equals the hash values of
     ``MinHash(num_perm, seed, scheme="affine32", hashfunc=int)`` updated with the
-    32-bit folds of the shingle hashes; only the loop is numpy's instead of Python's.
+    32-bit folds of the shingle hashes; only the loop is compiled (numba) instead of
+    Python's.
     """
 
     def __init__(self, config: DedupConfig) -> None:
@@ -308,39 +313,37 @@ class Signer:
         a, b = MinHash(num_perm=config.num_perm, seed=config.seed, scheme=config.scheme).permutations
         self._a = a.astype(np.uint32)
         self._b = b.astype(np.uint32)
-        self._empty = np.full(config.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
 
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """Signatures of many articles, shape (len(shingle_sets), num_perm), uint32."""
-        out = np.tile(self._empty, (len(shingle_sets), 1))
-        lengths = np.fromiter((len(s) for s in shingle_sets), dtype=np.int64, count=len(shingle_sets))
-        nonempty = np.flatnonzero(lengths)
-        if not len(nonempty):
+        out = np.empty((len(shingle_sets), len(self._a)), dtype=np.uint32)
+        if not len(shingle_sets):
             return out
-        values = _fmix(_to_32bit(np.concatenate([shingle_sets[d] for d in nonempty])), 32)
-        starts = np.concatenate(([0], np.cumsum(lengths[nonempty])))
-        # One permutation at a time (a 1-D reduceat is much faster than a 2-D one), over
-        # blocks of whole articles small enough to stay in the CPU cache for all of them.
-        cuts = [0]
-        for cut in np.searchsorted(starts, np.arange(_SIGNATURE_BLOCK, starts[-1], _SIGNATURE_BLOCK)).tolist():
-            if cuts[-1] < cut < len(nonempty):
-                cuts.append(cut)
-        cuts.append(len(nonempty))
-        found = np.empty((len(self._a), len(nonempty)), dtype=np.uint32)
-        for first, last in zip(cuts[:-1], cuts[1:]):
-            block = values[starts[first] : starts[last]]
-            offsets = starts[first:last] - starts[first]
-            permuted = np.empty_like(block)
-            for k in range(len(self._a)):
-                np.multiply(block, self._a[k], out=permuted)
-                np.add(permuted, self._b[k], out=permuted)
-                found[k, first:last] = np.minimum.reduceat(permuted, offsets)
-        out[nonempty] = found.T
+        lengths = np.fromiter((len(s) for s in shingle_sets), dtype=np.int64, count=len(shingle_sets))
+        values = _fmix(_to_32bit(np.concatenate(shingle_sets)), 32)  # datasketch's own pre-mix
+        _signature_kernel(values, lengths, self._a, self._b, out)
         return out
 
     def lean(self, signature: np.ndarray) -> LeanMinHash:
         """A datasketch LeanMinHash holding a computed signature."""
         return LeanMinHash(seed=self.config.seed, hashvalues=signature, scheme=self.config.scheme)
+
+
+@numba.njit(cache=True, nogil=True)
+def _signature_kernel(values: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray,
+                      out: np.ndarray) -> None:
+    """Per article, the minimum of ``a[k] * v + b[k]`` (mod 2**32) over its values v, for
+    every permutation k; an article without values keeps the empty MinHash's maximum."""
+    row = np.empty(len(a), dtype=np.uint32)
+    position = 0
+    for d in range(len(lengths)):
+        row[:] = np.uint32(0xFFFFFFFF)
+        for i in range(position, position + lengths[d]):
+            v = values[i]
+            for k in range(len(a)):  # the inner loop over permutations is vectorised
+                row[k] = min(row[k], np.uint32(a[k] * v + b[k]))
+        out[d, :] = row
+        position += lengths[d]
 
 
 @dataclass
@@ -545,6 +548,12 @@ def _best_match(
     if best is None:
         return None
     return Match(best[2], round(best[0], 6), "minhash")
+
+
+def load_kernels() -> None:
+    """Compile the fingerprinting loops, or load them from numba's cache (about 0.3 s),
+    in a process about to fork workers, so that they inherit them ready to run."""
+    make_docs([{"key": "", "id": "", "text": "one two three four five six"}], "", DedupConfig())
 
 
 def make_docs(

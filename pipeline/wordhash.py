@@ -1,11 +1,11 @@
-"""64-bit hashes of many words at once: ``xxhash.xxh3_64_intdigest`` computed with numpy.
+"""64-bit hashes of many words at once: ``xxhash.xxh3_64_intdigest`` as one compiled loop.
 
 Dedup hashes every word of every article (about 1.2 million words in a 2,500-article
 shard); one Python call per word costs more than the rest of the fingerprinting.
 XXH3 hashes an input of up to 16 bytes with a few loads, multiplications and shifts
-and no loop, so those words (nearly all words) are hashed as arrays here, with the
-same results bit for bit as the xxhash library (tested against it for every length).
-Longer words go to the library one by one.
+and no loop, so those words (nearly all words) are hashed here by a loop that numba
+compiles to machine code, with the same results bit for bit as the xxhash library
+(tested against it for every length). Longer words go to the library one by one.
 
 >>> import xxhash
 >>> words = [b"a", b"fox", b"jumps", b"reportedly", b"internationalization"]
@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import xxhash
 
@@ -33,7 +34,6 @@ _PRIME64_2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _PRIME64_3 = np.uint64(0x165667B19E3779F9)
 _PRIME_MX1 = np.uint64(0x165667919E3779F9)
 _PRIME_MX2 = np.uint64(0x9FB21C651E98DF25)
-_LOW32 = np.uint64(0xFFFFFFFF)
 # Inputs longer than this are hashed by the library.
 MAX_VECTOR_BYTES = 16
 
@@ -49,81 +49,90 @@ _FLIP_9TO16_LO = np.uint64(int(_le(24, 8)) ^ int(_le(32, 8)))
 _FLIP_9TO16_HI = np.uint64(int(_le(40, 8)) ^ int(_le(48, 8)))
 
 
-def _u64(value: int) -> np.uint64:
-    return np.uint64(value)
+# Compiled once and cached beside this file (numba's cache); nogil: no lock held.
+_jit = numba.njit(cache=True, nogil=True)
 
 
-def _rotl(x: np.ndarray, bits: int) -> np.ndarray:
-    return (x << _u64(bits)) | (x >> _u64(64 - bits))
+@_jit
+def _load(buffer: np.ndarray, at: int, size: int) -> np.uint64:
+    """The little-endian unsigned integer of ``size`` bytes at ``at``."""
+    value = np.uint64(0)
+    for k in range(size - 1, -1, -1):
+        value = (value << np.uint64(8)) | np.uint64(buffer[at + k])
+    return value
 
 
-def _mul128_fold64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+@_jit
+def _rotl(x: np.uint64, bits: int) -> np.uint64:
+    return (x << np.uint64(bits)) | (x >> np.uint64(64 - bits))
+
+
+@_jit
+def _byteswap64(x: np.uint64) -> np.uint64:
+    swapped = np.uint64(0)
+    for _ in range(8):
+        swapped = (swapped << np.uint64(8)) | (x & np.uint64(0xFF))
+        x >>= np.uint64(8)
+    return swapped
+
+
+@_jit
+def _mul128_fold64(a: np.uint64, b: np.uint64) -> np.uint64:
     """(a * b as 128 bits): low half XOR high half, from 32-bit halves."""
-    a0, a1, b0, b1 = a & _LOW32, a >> _u64(32), b & _LOW32, b >> _u64(32)
+    low32 = np.uint64(0xFFFFFFFF)
+    a0, a1, b0, b1 = a & low32, a >> np.uint64(32), b & low32, b >> np.uint64(32)
     p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
-    middle = (p00 >> _u64(32)) + (p01 & _LOW32) + (p10 & _LOW32)
-    low = (p00 & _LOW32) | (middle << _u64(32))
-    high = p11 + (p01 >> _u64(32)) + (p10 >> _u64(32)) + (middle >> _u64(32))
+    middle = (p00 >> np.uint64(32)) + (p01 & low32) + (p10 & low32)
+    low = (p00 & low32) | (middle << np.uint64(32))
+    high = p11 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (middle >> np.uint64(32))
     return low ^ high
 
 
-def _byteswap64(x: np.ndarray) -> np.ndarray:
-    return x.byteswap()
-
-
-def _unaligned(padded: np.ndarray, dtype: str, size: int) -> np.ndarray:
-    """The little-endian integer starting at each byte: one strided view of the buffer,
-    so a load at any offset is one fancy index."""
-    return np.ndarray(shape=(size,), dtype=dtype, buffer=padded, strides=(1,))
+@_jit
+def _xxh3_short(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> None:
+    """XXH3-64 (seed 0) of each input of 1 to 16 bytes (XXH3_len_1to3, _4to8, _9to16);
+    longer ones are left to the caller."""
+    for i in range(len(starts)):
+        s, n = starts[i], lengths[i]
+        length = np.uint64(n)
+        if n <= 3:
+            combined = (
+                (np.uint64(buffer[s]) << np.uint64(16)) | (np.uint64(buffer[s + (n >> 1)]) << np.uint64(24))
+                | np.uint64(buffer[s + n - 1]) | (length << np.uint64(8))
+            )
+            h = combined ^ _FLIP_1TO3
+            h ^= h >> np.uint64(33)
+            h *= _PRIME64_2
+            h ^= h >> np.uint64(29)
+            h *= _PRIME64_3
+            h ^= h >> np.uint64(32)
+        elif n <= 8:
+            h = (_load(buffer, s + n - 4, 4) + (_load(buffer, s, 4) << np.uint64(32))) ^ _FLIP_4TO8
+            h ^= _rotl(h, 49) ^ _rotl(h, 24)
+            h *= _PRIME_MX2
+            h ^= (h >> np.uint64(35)) + length
+            h *= _PRIME_MX2
+            h ^= h >> np.uint64(28)
+        elif n <= MAX_VECTOR_BYTES:
+            low = _load(buffer, s, 8) ^ _FLIP_9TO16_LO
+            high = _load(buffer, s + n - 8, 8) ^ _FLIP_9TO16_HI
+            h = length + _byteswap64(low) + high + _mul128_fold64(low, high)
+            h ^= h >> np.uint64(37)
+            h *= _PRIME_MX1
+            h ^= h >> np.uint64(32)
+        else:
+            continue
+        out[i] = h
 
 
 def xxh3_64_words(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """``xxh3_64_intdigest(bytes(buffer[s : s + n]))`` for each start s and length n >= 1."""
-    starts = np.asarray(starts, dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    buffer = np.ascontiguousarray(buffer, dtype=np.uint8)
     out = np.empty(len(starts), dtype=np.uint64)
-    if not len(starts):
-        return out
-    buffer = np.asarray(buffer, dtype=np.uint8)
-    padded = np.concatenate((buffer, np.zeros(8, np.uint8)))
-    load32, load64 = _unaligned(padded, "<u4", len(buffer)), _unaligned(padded, "<u8", len(buffer))
-    with np.errstate(over="ignore"):
-        small = np.flatnonzero(lengths <= 3)
-        if len(small):
-            s, n = starts[small], lengths[small]
-            c1 = padded[s].astype(np.uint64)
-            c2 = padded[s + (n >> 1)].astype(np.uint64)
-            c3 = padded[s + n - 1].astype(np.uint64)
-            combined = (c1 << _u64(16)) | (c2 << _u64(24)) | c3 | (n.astype(np.uint64) << _u64(8))
-            h = combined ^ _FLIP_1TO3
-            h ^= h >> _u64(33)
-            h *= _PRIME64_2
-            h ^= h >> _u64(29)
-            h *= _PRIME64_3
-            h ^= h >> _u64(32)
-            out[small] = h
-        middle = np.flatnonzero((lengths >= 4) & (lengths <= 8))
-        if len(middle):
-            s, n = starts[middle], lengths[middle]
-            first = load32[s].astype(np.uint64)
-            last = load32[s + n - 4].astype(np.uint64)
-            h = (last + (first << _u64(32))) ^ _FLIP_4TO8
-            h ^= _rotl(h, 49) ^ _rotl(h, 24)
-            h *= _PRIME_MX2
-            h ^= (h >> _u64(35)) + n.astype(np.uint64)
-            h *= _PRIME_MX2
-            h ^= h >> _u64(28)
-            out[middle] = h
-        large = np.flatnonzero((lengths >= 9) & (lengths <= MAX_VECTOR_BYTES))
-        if len(large):
-            s, n = starts[large], lengths[large]
-            low = load64[s].astype(np.uint64) ^ _FLIP_9TO16_LO
-            high = load64[s + n - 8].astype(np.uint64) ^ _FLIP_9TO16_HI
-            h = n.astype(np.uint64) + _byteswap64(low) + high + _mul128_fold64(low, high)
-            h ^= h >> _u64(37)
-            h *= _PRIME_MX1
-            h ^= h >> _u64(32)
-            out[large] = h
+    if len(starts):
+        _xxh3_short(buffer, starts, lengths, out)
     for i in np.flatnonzero(lengths > MAX_VECTOR_BYTES).tolist():
-        out[i] = xxhash.xxh3_64_intdigest(padded[starts[i] : starts[i] + lengths[i]].tobytes())
+        out[i] = xxhash.xxh3_64_intdigest(buffer[starts[i] : starts[i] + lengths[i]].tobytes())
     return out

@@ -43,6 +43,30 @@ def test_shingle_sets_and_jaccard():
     assert jaccard(a, b) == 1 / 3
 
 
+def test_shingle_sets_equal_their_definition_in_plain_python():
+    from pipeline.dedup import shingle_sets
+
+    multiplier, mask = 0x9E3779B97F4A7C15, 2**64 - 1
+    rng = np.random.default_rng(11)
+    counts = [0, 1, 4, 5, 6, 40, 3, 0, 12, 200]
+    # few distinct words, so that texts repeat shingles
+    hashes = rng.choice(rng.integers(0, 2**64 - 1, size=2, dtype=np.uint64), size=sum(counts))
+    expected, start = [], 0
+    for n in counts:
+        words_of = [int(h) for h in hashes[start : start + n]]
+        width = min(n, 5)
+        found = set()
+        for i in range(n - width + 1 if n else 0):
+            combined = words_of[i]
+            for word in words_of[i + 1 : i + width]:
+                combined = (combined * multiplier + word) & mask
+            found.add(combined)
+        expected.append(sorted(found))
+        start += n
+    assert [s.tolist() for s in shingle_sets(hashes, np.array(counts), 5)] == expected
+    assert [len(e) for e in expected][:4] == [0, 1, 1, 1] and len(expected[9]) <= 2**5
+
+
 def test_signatures_equal_datasketch_minhash():
     config = DedupConfig()
     sets = [shingles(words(t), 5) for t in (BASE, BASE + " today", "short text", "")]
@@ -53,10 +77,10 @@ def test_signatures_equal_datasketch_minhash():
         assert np.array_equal(reference.hashvalues, signature)
 
 
-def test_signatures_of_a_batch_larger_than_a_block_equal_datasketch_minhash():
+def test_signatures_of_a_large_batch_equal_datasketch_minhash():
     rng = np.random.default_rng(5)
     sets = [np.unique(rng.integers(0, 2**64 - 1, size=int(n), dtype=np.uint64)) for n in rng.integers(0, 900, 400)]
-    assert sum(map(len, sets)) > 2 * 65536  # several cache blocks
+    assert sum(map(len, sets)) > 150_000
     signatures = Signer(DedupConfig()).signatures(sets)
     for shingle_set, signature in list(zip(sets, signatures))[::13]:
         reference = MinHash(num_perm=128, seed=1, scheme="affine32", hashfunc=int)
