@@ -25,11 +25,13 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
+import numpy as np
+
 from pipeline.lineclass import Stoplists, main_text
 from pipeline.records import Article, Rejection, excerpt
 from pipeline.rules import BoilerplateConfig, has_more_words, word_count
 from pipeline.segment import MARKER, is_counter
-from pipeline.sitelines import line_key, site_of, squeeze_spaces
+from pipeline.sitelines import line_hashes_of_texts, site_of, squeeze_spaces
 
 STAGE = "clean"
 
@@ -149,7 +151,7 @@ class CleanContext:
     """What the clean stage knows beyond one article: rules, site boilerplate, minimum."""
 
     config: BoilerplateConfig
-    site_boilerplate: dict[str, set[str]] = field(default_factory=dict)
+    site_boilerplate: dict[str, set[int]] = field(default_factory=dict)  # line_hash values per site
     min_words: int = 1
     stoplists: Stoplists | None = None  # loaded when the classifier first runs
 
@@ -161,6 +163,7 @@ def clean_lines(
     context: CleanContext,
     url: str | None = None,
     file: str = "",
+    line_hashes: np.ndarray | None = None,
 ) -> Cleaned:
     """All rules in order (layout, configured rules, site lines, classifier) on one article.
 
@@ -201,8 +204,10 @@ def clean_lines(
                 break
     repeated = context.site_boilerplate.get(site_of(url, file), set())
     if repeated:
-        for j, line in enumerate(lines):
-            if j not in dropped and stripped[j] and line_key(line) in repeated:
+        if line_hashes is None:
+            line_hashes = line_hashes_of_texts(["\n".join(lines)])[0]
+        for j, line_hash in enumerate(line_hashes.tolist()):
+            if j not in dropped and stripped[j] and line_hash in repeated:
                 dropped[j] = "site_repeated_line"
     evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
     if not has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
@@ -217,8 +222,11 @@ def clean_lines(
     return Cleaned(text=join_paragraphs(body), captions=captions, removed=removed)
 
 
-def clean_article(article: Article, context: CleanContext) -> tuple[Article, list[Removal], Rejection | None]:
-    """Remove boilerplate from an article in place.
+def clean_article(
+    article: Article, context: CleanContext, line_hashes: np.ndarray | None = None
+) -> tuple[Article, list[Removal], Rejection | None]:
+    """Remove boilerplate from an article in place (``line_hashes``: its text's lines'
+    ``line_hash``, if known).
 
     Returns the article, its removed lines, and a rejection when what is left is
     shorter than ``context.min_words`` words (the removed lines are returned either
@@ -227,7 +235,7 @@ def clean_article(article: Article, context: CleanContext) -> tuple[Article, lis
     lines = article.text.split("\n")
     cleaned = clean_lines(
         article.title, lines, article.lines_of(len(lines)), context,
-        url=article.url, file=article.source["file"],
+        url=article.url, file=article.source["file"], line_hashes=line_hashes,
     )
     article.text = cleaned.text
     article.captions = article.captions + [c for c in cleaned.captions if c not in article.captions]
@@ -249,9 +257,18 @@ def clean_article(article: Article, context: CleanContext) -> tuple[Article, lis
 def clean_records(
     records: Sequence[dict], context: CleanContext
 ) -> list[tuple[dict, list[Removal], Rejection | None]]:
-    """``clean_article`` over article records (dicts, as the stage files hold them)."""
+    """``clean_article`` over article records (dicts, as the stage files hold them).
+
+    The line hashes of the articles whose site has repeated lines are computed first,
+    for all of them at once."""
+    articles = [Article.from_dict(record) for record in records]
+    repeating = [i for i, a in enumerate(articles)
+                 if context.site_boilerplate.get(site_of(a.url, a.source["file"]))]
+    hashes: list[np.ndarray | None] = [None] * len(articles)
+    for i, article_hashes in zip(repeating, line_hashes_of_texts([articles[i].text for i in repeating])):
+        hashes[i] = article_hashes
     out = []
-    for record in records:
-        article, removed, rejection = clean_article(Article.from_dict(record), context)
+    for article, line_hashes in zip(articles, hashes):
+        article, removed, rejection = clean_article(article, context, line_hashes)
         out.append((article.to_dict(), removed, rejection))
     return out

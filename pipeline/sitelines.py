@@ -22,8 +22,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+import numpy as np
 import xxhash
 
+from pipeline import wordhash
 from pipeline.rules import SiteLineSettings, url_host
 
 
@@ -42,19 +44,63 @@ def squeeze_spaces(line: str) -> str:
     return " ".join(line.split())
 
 
+def line_hash(line: str) -> int:
+    """Fingerprint of a line, as a number: case and spacing do not matter."""
+    return xxhash.xxh64_intdigest(squeeze_spaces(line).casefold().encode("utf-8"))
+
+
 def line_key(line: str) -> str:
-    """Fingerprint of a line: case and spacing do not matter."""
-    return xxhash.xxh64_hexdigest(squeeze_spaces(line).casefold().encode("utf-8"))
+    """Fingerprint of a line, as the state files spell it (``line_hash`` in hexadecimal:
+    ``xxh64_hexdigest``'s spelling)."""
+    return f"{line_hash(line):016x}"
 
 
-def page_keys(page_lines: Sequence[str]) -> tuple[str, list[str]] | None:
+def hex_keys(hashes: np.ndarray) -> list[str]:
+    """``[f"{h:016x}" for h in hashes]``, from the big-endian bytes at once."""
+    digits = np.asarray(hashes, dtype=">u8").tobytes().hex()
+    return [digits[k : k + 16] for k in range(0, len(digits), 16)]
+
+
+def line_hashes_of_texts(texts: Sequence[str]) -> list[np.ndarray]:
+    """``line_hash`` of every line (``text.split("\\n")``) of each text; most lines are
+    hashed by one compiled loop over all the texts at once (``wordhash.line_hashes``).
+
+    >>> [h.tolist() for h in line_hashes_of_texts(["Menu\\n  MENU ", "", "ÉTÉ"])] == [
+    ...     [line_hash("Menu"), line_hash("menu")], [line_hash("")], [line_hash("été")]]
+    True
+    """
+    if not texts:
+        return []
+    joined = "\n".join(texts)
+    hashes, other = wordhash.line_hashes(joined.encode("utf-8"))
+    flagged = np.flatnonzero(other).tolist()
+    if flagged:  # lines the loop does not fold (upper case beyond ASCII, odd spaces ...)
+        lines = joined.split("\n")
+        for j in flagged:
+            hashes[j] = line_hash(lines[j])
+    ends = np.cumsum([text.count("\n") + 1 for text in texts])
+    return np.split(hashes, ends[:-1].tolist())
+
+
+def page_keys(page_lines: Sequence[str], hashes: np.ndarray | None = None) -> tuple[str, list[str]] | None:
     """A page's story key (its longest line's) and its distinct line keys, sorted; None
-    for a page without text. Computed per shard, in parallel; counted once a night."""
-    lines = [line for line in page_lines if line.strip()]
-    if not lines:
+    for a page without text. Computed per shard, in parallel; counted once a night.
+    ``hashes``: the lines' ``line_hash``, when already computed."""
+    if hashes is None:
+        hashes = np.array([line_hash(line) for line in page_lines], dtype=np.uint64)
+    distinct: set[int] = set()
+    longest: tuple[int, str] | None = None
+    story = 0
+    for line, line_hash_ in zip(page_lines, hashes.tolist()):
+        stripped = line.strip()
+        if stripped:
+            distinct.add(line_hash_)
+            if longest is None or (len(stripped), line) > longest:
+                longest, story = (len(stripped), line), line_hash_
+    if longest is None:
         return None
-    longest = max(lines, key=lambda text: (len(text.strip()), text))
-    return line_key(longest), sorted({line_key(line) for line in lines})
+    # Sorted as numbers is sorted as fixed-width hexadecimal.
+    return f"{story:016x}", hex_keys(np.array(sorted(distinct), dtype=np.uint64))
 
 
 def site_of(url: str | None, file: str) -> str:

@@ -243,8 +243,9 @@ def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
     CountSiteLines, as JSONL), and the counts."""
     repaired = encoding.repair_records(records)
     pages = []
-    for record in repaired:
-        page = sitelines.page_keys(record["text"].split("\n"))
+    hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
+    for record, hashes in zip(repaired, hashes_of_texts):
+        page = sitelines.page_keys(record["text"].split("\n"), hashes)
         if page is not None:
             pages.append([sitelines.site_of(record.get("url"), record["source"]["file"]), *page])
     return {
@@ -319,7 +320,7 @@ class CleanFile(ShardTask):
         site_lines = read_json(self.input()["site_lines"]["lines"].path)
         context = boilerplate.CleanContext(
             config=load_rules(rules_path()),
-            site_boilerplate={site: set(keys) for site, keys in site_lines["boilerplate"].items()},
+            site_boilerplate={site: {int(key, 16) for key in keys} for site, keys in site_lines["boilerplate"].items()},
             min_words=pipeline().min_words,
         )
         records = list(read_jsonl(self.input()["articles"]["articles"].path))

@@ -18,6 +18,8 @@ True
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 import xxhash
@@ -136,3 +138,155 @@ def xxh3_64_words(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
     for i in np.flatnonzero(lengths > MAX_VECTOR_BYTES).tolist():
         out[i] = xxhash.xxh3_64_intdigest(buffer[starts[i] : starts[i] + lengths[i]].tobytes())
     return out
+
+
+# --- whole lines: XXH64 of each line, spaces squeezed, case folded -------------------------
+
+_P64_1 = np.uint64(0x9E3779B185EBCA87)
+_P64_2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_P64_3 = np.uint64(0x165667B19E3779F9)
+_P64_4 = np.uint64(0x85EBCA77C2B2AE63)
+_P64_5 = np.uint64(0x27D4EB2F165667C5)
+# ASCII whitespace as str.split() knows it, but the line feed (lines are split on it).
+_ASCII_SPACE = np.zeros(256, dtype=np.uint8)
+_ASCII_SPACE[[0x09, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = 1
+_ASCII_LOWER = np.arange(256, dtype=np.uint8)
+_ASCII_LOWER[ord("A") : ord("Z") + 1] += 32
+
+
+@functools.cache
+def _unchanged() -> np.ndarray:
+    """For each code point of the Basic Multilingual Plane: 1 when case folding leaves it
+    as it is and it is not whitespace (’, “, —, £, é, Cyrillic lower case ...), so that
+    a line may hold it and still be hashed by the compiled loop."""
+    return np.array(
+        [ch.casefold() == ch and not ch.isspace() for ch in map(chr, range(0x10000))], dtype=np.uint8
+    )
+
+
+@_jit
+def _xxh64_round(acc: np.uint64, lane: np.uint64) -> np.uint64:
+    acc += lane * _P64_2
+    return _rotl(acc, 31) * _P64_1
+
+
+@_jit
+def _xxh64(data: np.ndarray, n: int) -> np.uint64:
+    """XXH64 (seed 0) of ``data[:n]``."""
+    at = 0
+    if n >= 32:
+        v1, v2, v3, v4 = _P64_1 + _P64_2, _P64_2, np.uint64(0), np.uint64(0) - _P64_1
+        while at + 32 <= n:
+            v1 = _xxh64_round(v1, _load(data, at, 8))
+            v2 = _xxh64_round(v2, _load(data, at + 8, 8))
+            v3 = _xxh64_round(v3, _load(data, at + 16, 8))
+            v4 = _xxh64_round(v4, _load(data, at + 24, 8))
+            at += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        for v in (v1, v2, v3, v4):
+            h = (h ^ _xxh64_round(np.uint64(0), v)) * _P64_1 + _P64_4
+    else:
+        h = _P64_5
+    h += np.uint64(n)
+    while at + 8 <= n:
+        h ^= _xxh64_round(np.uint64(0), _load(data, at, 8))
+        h = _rotl(h, 27) * _P64_1 + _P64_4
+        at += 8
+    if at + 4 <= n:
+        h ^= _load(data, at, 4) * _P64_1
+        h = _rotl(h, 23) * _P64_2 + _P64_3
+        at += 4
+    while at < n:
+        h ^= np.uint64(data[at]) * _P64_5
+        h = _rotl(h, 11) * _P64_1
+        at += 1
+    h ^= h >> np.uint64(33)
+    h *= _P64_2
+    h ^= h >> np.uint64(29)
+    h *= _P64_3
+    h ^= h >> np.uint64(32)
+    return h
+
+
+@_jit
+def _line_hashes(text: np.ndarray, lower: np.ndarray, space: np.ndarray, unchanged: np.ndarray,
+                 lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each line of UTF-8 text: XXH64 of the line with its spaces squeezed (none
+    around it, one between words) and its letters case folded, and whether the line
+    holds a character this loop does not fold (its hash is then 0: the caller hashes it)."""
+    hashes = np.zeros(lines, dtype=np.uint64)
+    other = np.zeros(lines, dtype=np.uint8)
+    folded = np.empty(len(text), dtype=np.uint8)
+    squeezed = np.empty(len(text), dtype=np.uint8)
+    line, start = 0, 0
+    # Per line: a space that needs squeezing seen, another character seen, previous a space.
+    needs, unknown, previous = 0, 0, 1
+    i = 0
+    while i <= len(text):
+        c = text[i] if i < len(text) else 0x0A
+        if c < 0x80 and c != 0x0A:  # integer flags, no branches: this sees nearly every byte
+            is_space = space[c]
+            needs |= is_space & ((c != 0x20) | previous)
+            previous = is_space
+            folded[i] = lower[c]
+            i += 1
+            continue
+        if c >= 0x80:  # a UTF-8 sequence: kept as it is if folding leaves it unchanged
+            size = 2 if c < 0xE0 else (3 if c < 0xF0 else 4)
+            if size == 2:
+                point = ((c & 0x1F) << 6) | (text[i + 1] & 0x3F)
+            elif size == 3:
+                point = ((c & 0x0F) << 12) | ((text[i + 1] & 0x3F) << 6) | (text[i + 2] & 0x3F)
+            else:
+                point = 0x10000  # beyond the table
+            if point < 0x10000 and unchanged[point]:
+                for k in range(size):
+                    folded[i + k] = text[i + k]
+            else:
+                unknown = 1
+            previous = 0
+            i += size
+            continue
+        if i > start and previous:
+            needs = 1  # a trailing space
+        if unknown:
+            other[line] = 1
+        elif needs:
+            n, gap = 0, False
+            for k in range(start, i):
+                if folded[k] < 0x80 and space[folded[k]]:
+                    gap = n > 0
+                else:
+                    if gap:
+                        squeezed[n] = 0x20
+                        n += 1
+                        gap = False
+                    squeezed[n] = folded[k]
+                    n += 1
+            hashes[line] = _xxh64(squeezed, n)
+        else:
+            hashes[line] = _xxh64(folded[start:i], i - start)
+        line += 1
+        i += 1
+        start = i
+        needs, unknown, previous = 0, 0, 1
+    return hashes, other
+
+
+def line_hashes(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``xxh64_intdigest(" ".join(line.split()).casefold().encode())`` of each line of
+    UTF-8 ``text``, and which lines hold a character that the loop does not fold (an
+    upper-case letter beyond ASCII, a space beyond ASCII, a character beyond the Basic
+    Multilingual Plane): their hash is 0, for the caller to compute.
+
+    >>> import xxhash
+    >>> hashes, other = line_hashes("  Share\\tthis  PAGE \\n\\n“Café” — £5\\nÉTÉ".encode())
+    >>> hashes[:3].tolist() == [xxhash.xxh64_intdigest(s.encode()) for s in ("share this page", "", "“café” — £5")]
+    True
+    >>> other.tolist()
+    [False, False, False, True]
+    """
+    hashes, other = _line_hashes(
+        np.frombuffer(text, dtype=np.uint8), _ASCII_LOWER, _ASCII_SPACE, _unchanged(), text.count(b"\n") + 1
+    )
+    return hashes, other.view(np.bool_)

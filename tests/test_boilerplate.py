@@ -10,13 +10,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+import xxhash
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.boilerplate import CleanContext, clean_lines
 from pipeline.lineclass import ClassifierSettings, Stoplists, main_text
 from pipeline.rules import RulesError, SiteLineSettings, has_more_words, load_rules, word_count
-from pipeline.sitelines import SiteCounts, line_key, squeeze_spaces
+from pipeline.sitelines import SiteCounts, line_hashes_of_texts, line_key, squeeze_spaces
 from tests.conftest import Night
 
 RULES = load_rules()
@@ -350,6 +351,33 @@ def test_squeeze_spaces_is_split_and_join_for_every_whitespace_character():
         for line in (f"two{space}words", f"{space}lead", f"trail{space}", f"a {space} b", space):
             assert squeeze_spaces(line) == " ".join(line.split()), repr(line)
     assert squeeze_spaces("Sevilla’s café, 3–1.") == "Sevilla’s café, 3–1."
+
+
+LINE_TEXTS = (
+    st.text(alphabet=" \t\x0b\x0c\r\x1c\x1d\x1e\x1f\nAbZz09.,’“—£éÉßΣσ\u00a0\u2003\u2028\u0130\U0001f600\u0301")
+    | st.text(alphabet=st.characters(exclude_categories=("Cs",)))
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LINE_TEXTS, max_size=5))
+def test_compiled_line_hashes_are_the_definition(texts):
+    expected = [[xxhash.xxh64_intdigest(" ".join(line.split()).casefold().encode()) for line in text.split("\n")]
+                for text in texts]
+    assert [h.tolist() for h in line_hashes_of_texts(texts)] == expected
+
+
+def test_compiled_line_hashes_for_every_character_of_the_first_plane():
+    # Each character alone, between words, doubled and beside spaces: folded or left
+    # to the definition, never hashed wrong.
+    points = [c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and c != 0x0A]
+    texts = ["\n".join(f"{ch}|a{ch}b| {ch}{ch} |x {ch}|{ch.upper()}" for ch in map(chr, points[k : k + 500]))
+             for k in range(0, len(points), 500)]
+    found = line_hashes_of_texts(texts)
+    for text, hashes in zip(texts, found):
+        lines = text.split("\n")
+        assert hashes.tolist() == [xxhash.xxh64_intdigest(" ".join(line.split()).casefold().encode())
+                                   for line in lines]
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
