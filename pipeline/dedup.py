@@ -176,8 +176,8 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     """``token_hashes(word_bytes(t))`` and ``exact_key(word_bytes(t))`` of every text, in bulk.
 
     Texts that are ASCII once punctuation is blanked (most news) are translated with
-    the byte table and split, hashed and joined by numpy over the whole batch, without
-    one Python object per word; the others take the ``words()`` path one by one.
+    the byte table and split, hashed and joined by compiled loops over the whole batch,
+    without one Python object per word; the others take the ``words()`` path one by one.
 
     >>> batch = tokenize(["It’s 3 o'clock —  STRASSE!", "", "Café au lait"])
     >>> batch.counts.tolist(), batch.exact[0] == exact_key(word_bytes("It’s 3 o'clock —  STRASSE!"))
@@ -197,25 +197,11 @@ def tokenize(texts: Sequence[str]) -> Tokens:
         fast.append(i)
     # The fast texts end to end, each followed by a space: words are runs of non-spaces.
     buffer = np.frombuffer(b" ".join(translated) + b" ", dtype=np.uint8)
-    is_word = np.concatenate(([False], buffer != 0x20, [False]))
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
-    starts, ends = edges[0::2], edges[1::2]
     text_ends = np.cumsum([len(t) + 1 for t in translated], dtype=np.int64)
-    fast_counts = np.diff(np.searchsorted(starts, text_ends), prepend=0)
-    fast_hashes = wordhash.xxh3_64_words(buffer, starts, ends - starts)
-    # Exact keys hash the words joined by single spaces: keep the word bytes and the
-    # space after each word that is not its text's last.
-    keep = is_word[1:-1].copy()
-    last_words = np.cumsum(fast_counts) - 1
-    separators = np.ones(len(ends), dtype=bool)
-    separators[last_words[fast_counts > 0]] = False
-    keep[ends[separators]] = True
-    joined = buffer[keep].tobytes()
-    # Each text's share of ``joined``: its words' bytes and one space fewer than words.
-    word_bytes_before = np.concatenate(([0], np.cumsum(ends - starts)))
+    starts, lengths, fast_counts, joined_words, joined_ends = _split_words(buffer, text_ends)
+    fast_hashes = wordhash.xxh3_64_words(buffer, starts, lengths)
     fast_starts = np.concatenate(([0], np.cumsum(fast_counts)))
-    kept = word_bytes_before[fast_starts[1:]] - word_bytes_before[fast_starts[:-1]] + np.maximum(fast_counts - 1, 0)
-    joined_ends = np.cumsum(kept).tolist()
+    joined, joined_ends = joined_words.tobytes(), joined_ends.tolist()
     counts = np.zeros(len(texts), dtype=np.int64)
     exact: list[str] = [""] * len(texts)
     pieces: list[np.ndarray] = []
@@ -241,6 +227,43 @@ def shingle_sets(hashes: np.ndarray, counts: np.ndarray, size: int) -> list[np.n
     counts = np.ascontiguousarray(counts, dtype=np.int64)
     flat, kept = _shingle_kernel(np.ascontiguousarray(hashes, dtype=np.uint64), counts, size)
     return np.split(flat, np.cumsum(kept)[:-1].tolist()) if len(kept) else []
+
+
+@numba.njit(cache=True, nogil=True)
+def _split_words(buffer: np.ndarray, text_ends: np.ndarray):
+    """The words of texts laid end to end in ``buffer``, each text ending with a space at
+    ``text_ends[t] - 1`` (words are runs of non-spaces): every word's start and length,
+    each text's number of words, and each text's words joined by single spaces, end to
+    end, with where each text's share ends."""
+    starts = np.empty(len(buffer) // 2 + 1, dtype=np.int64)
+    lengths = np.empty(len(buffer) // 2 + 1, dtype=np.int64)
+    counts = np.zeros(len(text_ends), dtype=np.int64)
+    joined = np.empty(len(buffer), dtype=np.uint8)
+    joined_ends = np.empty(len(text_ends), dtype=np.int64)
+    words, out, at = 0, 0, 0
+    for t in range(len(text_ends)):
+        end, count = text_ends[t], 0
+        while at < end:
+            c = buffer[at]
+            if c == 0x20:
+                at += 1
+                continue
+            if count:
+                joined[out] = 0x20
+                out += 1
+            start = at
+            while c != 0x20:  # the text's last space ends its last word
+                joined[out] = c
+                out += 1
+                at += 1
+                c = buffer[at]
+            starts[words] = start
+            lengths[words] = at - start
+            words += 1
+            count += 1
+        counts[t] = count
+        joined_ends[t] = out
+    return starts[:words], lengths[:words], counts, joined[:out], joined_ends
 
 
 @numba.njit(cache=True, nogil=True)

@@ -82,6 +82,12 @@ def line_hashes_of_texts(texts: Sequence[str]) -> list[np.ndarray]:
     return np.split(hashes, ends[:-1].tolist())
 
 
+def load_kernels() -> None:
+    """Compile the line-hashing loop, or load it from numba's cache, and build its table
+    of characters, in a process about to fork workers (see ``dedup.load_kernels``)."""
+    line_hashes_of_texts(["Warm up: “café”"])
+
+
 def page_keys(page_lines: Sequence[str], hashes: np.ndarray | None = None) -> tuple[str, list[str]] | None:
     """A page's story key (its longest line's) and its distinct line keys, sorted; None
     for a page without text. Computed per shard, in parallel; counted once a night.
