@@ -1,4 +1,7 @@
-"""64-bit hashes of many words at once: ``xxhash.xxh3_64_intdigest`` as one compiled loop.
+"""64-bit hashes of many words and lines at once, as compiled loops.
+
+Words: ``xxhash.xxh3_64_intdigest``; lines (for site boilerplate): ``xxh64_intdigest``
+of the line with its spaces squeezed and its case folded (see ``line_hashes``).
 
 Dedup hashes every word of every article (about 1.2 million words in a 2,500-article
 shard); one Python call per word costs more than the rest of the fingerprinting.
