@@ -19,13 +19,24 @@ R = TypeVar("R")
 
 # Chunks per process: enough to balance uneven chunks, few enough to keep pickling cheap.
 CHUNKS_PER_PROCESS = 4
+# Items in a chunk at most. A process then reuses its memory from one chunk to the next:
+# a fresh one (Luigi forks one per task when it has several workers) pays a page fault
+# for every page it touches first. Measured on a 2,500-article clean shard in a forked
+# process: 30,000 faults and +11 % time in one chunk, 5,500 faults and none in chunks
+# of 250.
+MAX_CHUNK = 256
 
 
 def chunked(items: Sequence[T], processes: int, minimum: int = 50) -> list[Sequence[T]]:
-    """Split items into consecutive chunks for ``processes`` processes."""
+    """Split items into consecutive chunks for ``processes`` processes.
+
+    >>> [len(chunk) for chunk in chunked(range(600), processes=1)]
+    [256, 256, 88]
+    """
     if processes <= 1 or len(items) <= minimum:
-        return [items] if items else []
-    size = max(minimum, -(-len(items) // (processes * CHUNKS_PER_PROCESS)))
+        size = MAX_CHUNK
+    else:
+        size = min(MAX_CHUNK, max(minimum, -(-len(items) // (processes * CHUNKS_PER_PROCESS))))
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
