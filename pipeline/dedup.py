@@ -306,15 +306,24 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """
     if not len(a) and not len(b):
         return 1.0
-    if len(a) > len(b):
-        a, b = b, a
-    if not len(a):
-        return 0.0
-    # Binary search of the smaller set in the larger (both sorted): no merge sort.
-    found = np.searchsorted(b, a)
-    found[found == len(b)] = 0
-    inter = int(np.count_nonzero(b[found] == a))
-    return inter / (len(a) + len(b) - inter)
+    shared = int(_shared_count(np.ascontiguousarray(a, dtype=np.uint64), np.ascontiguousarray(b, dtype=np.uint64)))
+    return shared / (len(a) + len(b) - shared)
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_count(a: np.ndarray, b: np.ndarray) -> int:
+    """How many values two sorted unique arrays share (one merge pass)."""
+    i, j, shared = 0, 0, 0
+    while i < len(a) and j < len(b):
+        if a[i] < b[j]:
+            i += 1
+        elif a[i] > b[j]:
+            j += 1
+        else:
+            shared += 1
+            i += 1
+            j += 1
+    return shared
 
 
 def _to_32bit(shingle_hashes: np.ndarray) -> np.ndarray:
@@ -434,8 +443,12 @@ def band_keys(signatures: np.ndarray, config: DedupConfig) -> list[list[bytes]]:
     """Per article, its LSH band keys: exactly the keys datasketch's ``MinHashLSH`` makes
     (``_byteswap`` of each band of the hash values), computed for all articles at once."""
     swapped = np.ascontiguousarray(signatures, dtype=np.uint32).byteswap()
-    r = config.rows
-    return [[row[b * r : (b + 1) * r].tobytes() for b in range(config.bands)] for row in swapped]
+    width = config.rows * swapped.itemsize
+    blob = swapped[:, : config.bands * config.rows].tobytes()  # one row after another
+    return [
+        [blob[start + b * width : start + (b + 1) * width] for b in range(config.bands)]
+        for start in range(0, len(blob), config.bands * width)
+    ]
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -576,7 +589,8 @@ def _best_match(
 def load_kernels() -> None:
     """Compile the fingerprinting loops, or load them from numba's cache (about 0.3 s),
     in a process about to fork workers, so that they inherit them ready to run."""
-    make_docs([{"key": "", "id": "", "text": "one two three four five six"}], "", DedupConfig())
+    docs = make_docs([{"key": "", "id": "", "text": "one two three four five six"}], "", DedupConfig())
+    jaccard(docs[0].shingles, docs[0].shingles)
 
 
 def make_docs(

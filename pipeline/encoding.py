@@ -76,6 +76,8 @@ def _has_control(text: str) -> bool:
     characters as those bytes; deleting bytes is quicker than a regex search)."""
     encoded = text.encode("utf-8", "surrogatepass")
     return len(encoded.translate(None, _CONTROL_BYTES)) != len(encoded)
+
+
 # Characters ftfy's non-encoding fixers act on in non-ASCII text: C1 controls,
 # surrogates, and the invisible characters remove_control_chars strips.
 _UNICODE_SUSPECT_RE = re.compile(
