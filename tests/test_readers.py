@@ -108,3 +108,14 @@ def test_article_records_keep_every_field_in_order():
     assert article.to_dict() == dataclasses.asdict(article)
     assert list(article.to_dict()) == [f.name for f in dataclasses.fields(Article)]
     assert Article.from_dict(article.to_dict()) == article
+
+
+def test_output_line_refuses_a_line_that_is_not_an_article_record():
+    import pytest
+
+    from pipeline.records import Article
+
+    with pytest.raises(ValueError, match="not an article record"):
+        Article.output_line(b'{"id":"a","text":"x"}\n')
+    with pytest.raises(ValueError, match="not an article record"):
+        Article.output_line(b'{"id":"a","meta":{"text_line":1}}\n')  # only a nested one
