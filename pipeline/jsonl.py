@@ -63,7 +63,7 @@ def _remove_quietly(path: str) -> None:
 
 
 # Lines gathered before one write call (bounded memory, few system calls).
-_WRITE_BATCH = 2048
+WRITE_BATCH = 2048
 
 
 def write_jsonl(path: Path | str, records: Iterable[Any]) -> int:
@@ -73,7 +73,7 @@ def write_jsonl(path: Path | str, records: Iterable[Any]) -> int:
     with atomic_writer(path) as handle:
         for record in records:
             batch.append(dumps(record))
-            if len(batch) == _WRITE_BATCH:
+            if len(batch) == WRITE_BATCH:
                 handle.write(b"".join(batch))
                 count += len(batch)
                 batch = []

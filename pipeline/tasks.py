@@ -33,6 +33,7 @@ from pipeline import boilerplate, dedup, encoding, htmlreport, readers, siteline
 from pipeline.docstore import load_docs, save_docs
 from pipeline.history import open_history
 from pipeline.jsonl import (
+    WRITE_BATCH,
     atomic_writer,
     dump_lines,
     read_json,
@@ -528,10 +529,6 @@ class CleanCorpus(NightTask):
             handle.write(htmlreport.render(night_data).encode("utf-8"))
 
 
-# Article lines joined before one write call (as write_jsonl does).
-_WRITE_BATCH = 2048
-
-
 class _KeptLines:
     """The kept articles' lines for ``articles.jsonl``, streamed shard by shard (a night's
     text is never in memory at once) and rewritten as bytes (``Article.output_line``);
@@ -564,7 +561,7 @@ class _KeptLines:
                     position += 1
                     if decision["status"] == "kept":
                         batch.append(Article.output_line(line))
-                        if len(batch) == _WRITE_BATCH:
+                        if len(batch) == WRITE_BATCH:  # one write call per batch, as write_jsonl
                             self.count += len(batch)
                             yield b"".join(batch)
                             batch = []
