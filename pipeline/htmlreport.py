@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Sequence
 
-from pipeline.nightdata import Night, WordDiff, summary
+from pipeline.nightdata import Night, WordDiff, duplicate_groups, summary
 
 MAX_GROUPS = 10
 MAX_MEMBERS = 3
@@ -147,17 +147,24 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def articles_shown(duplicates: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The ids of the articles the page shows, by night, given the night's records of
+    ``duplicates.jsonl`` (their ``source`` is not needed)."""
+    wanted: dict[str, set[str]] = {}
+    for kept_id, kept_night, members in duplicate_groups(duplicates)[:MAX_GROUPS]:
+        wanted.setdefault(kept_night, set()).add(kept_id)
+        for member in members[:MAX_MEMBERS]:
+            wanted.setdefault(member["night"], set()).add(member["id"])
+    return wanted
+
+
 def _groups(night: Night) -> str:
     groups = night.duplicate_groups()
     if not groups:
         return '<p class="muted">No duplicates tonight.</p>'
     shown = groups[:MAX_GROUPS]
     # The articles the page shows, read in one pass per night.
-    wanted: dict[str, set[str]] = {}
-    for kept_id, kept_night, members in shown:
-        wanted.setdefault(kept_night, set()).add(kept_id)
-        for member in members[:MAX_MEMBERS]:
-            wanted.setdefault(member["night"], set()).add(member["id"])
+    wanted = articles_shown(night.duplicates)
     articles: dict[tuple[str, str], dict[str, Any]] = {}
     for date, ids in sorted(wanted.items()):
         source = night if date == night.date else night.sibling(date)

@@ -47,13 +47,16 @@ class WordDiff:
 class Night:
     """One night's output folder."""
 
-    def __init__(self, folder: Path | str, loaded: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    def __init__(self, folder: Path | str, loaded: dict[str, list[dict[str, Any]]] | None = None,
+                 found: dict[str, dict[str, Any]] | None = None) -> None:
         """``loaded``: records of ``duplicates``, ``rejected`` or ``removed`` already in
-        memory, exactly as written to the night's files (the writer passes them on)."""
+        memory, exactly as written to the night's files; ``found``: articles by id, as
+        :meth:`find` would return them (the writer passes on what it has in hand)."""
         self.folder = Path(folder)
         if not (self.folder / "report.json").is_file():
             raise NightNotFound(f"{self.folder} is not a finished night (no report.json)")
         self.date = self.folder.name
+        self._found = dict(found or {})
         for name, records in (loaded or {}).items():
             if name not in ("duplicates", "rejected", "removed"):
                 raise ValueError(f"unknown night records {name!r}")
@@ -93,8 +96,10 @@ class Night:
     def find(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         """Articles by id, in one pass over the files: the kept version when there is
         one (input ids may repeat), else the cleaned one (a dropped duplicate)."""
-        found: dict[str, dict[str, Any]] = {}
-        for article in _with_ids(self.folder / "articles.jsonl", ids):
+        found = {i: self._found[i] for i in ids if i in self._found}
+        if len(found) == len(ids):
+            return found
+        for article in _with_ids(self.folder / "articles.jsonl", ids - set(found)):
             found[article["id"]] = article
         missing = ids - set(found)
         if missing:
@@ -144,13 +149,19 @@ class Night:
 
     def duplicate_groups(self) -> list[tuple[str, str, list[dict[str, Any]]]]:
         """(kept id, its night, the articles dropped as its duplicates), largest first."""
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for record in self.duplicates:
-            groups[(record["dup_of"], record["dup_of_night"])].append(record)
-        return sorted(
-            ((kept, night, members) for (kept, night), members in groups.items()),
-            key=lambda group: (-len(group[2]), group[0]),
-        )
+        return duplicate_groups(self.duplicates)
+
+
+def duplicate_groups(duplicates: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Records of ``duplicates.jsonl`` grouped: (kept id, its night, the records dropped as
+    its duplicates), largest first."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in duplicates:
+        groups[(record["dup_of"], record["dup_of_night"])].append(record)
+    return sorted(
+        ((kept, night, members) for (kept, night), members in groups.items()),
+        key=lambda group: (-len(group[2]), group[0]),
+    )
 
 
 _ID_START = b'{"id":"'

@@ -494,7 +494,11 @@ class CleanCorpus(NightTask):
         decisions = list(read_jsonl(inputs["dedup"]["decisions"].path))
         duplicates: list[dict[str, Any]] = []
         out = self.output()
-        kept = _KeptLines([target["articles"].path for target in inputs["clean"]], decisions, duplicates)
+        # The report's duplicate groups show some of tonight's articles: they are picked
+        # up on the way instead of searched for in the files afterwards.
+        shown = htmlreport.articles_shown([_duplicate_record(d, None) for d in decisions if d["status"] != "kept"])
+        kept = _KeptLines([target["articles"].path for target in inputs["clean"]], decisions, duplicates,
+                          shown.get(self.paths.date, set()))
         write_bytes(out["articles_jsonl"].path, kept)
         articles_out = kept.count
         # Earlier nights' articles superseded by tonight's (keep policy latest/longest).
@@ -524,7 +528,7 @@ class CleanCorpus(NightTask):
         # The page reads back what was just written, like anyone inspecting the night
         # (the records still in memory are handed over instead of parsed again).
         night_data = Night(self.paths.out, loaded={"duplicates": duplicates, "rejected": rejected,
-                                                   "removed": removed})
+                                                   "removed": removed}, found=kept.found)
         with atomic_writer(out["report_html"].path) as handle:
             handle.write(htmlreport.render(night_data).encode("utf-8"))
 
@@ -536,11 +540,16 @@ class _KeptLines:
 
     Deduplicate decided on the clean stage's articles in this same order, so the n-th
     article is the n-th decision; each line's id is checked against its decision's.
+
+    The articles whose ids are in ``wanted`` are collected in ``found`` as
+    :meth:`Night.find` returns them: the kept version if there is one, else the first.
     """
 
-    def __init__(self, paths: list[str], decisions: list[dict[str, Any]], duplicates: list[dict[str, Any]]) -> None:
-        self.paths, self.decisions, self.duplicates = paths, decisions, duplicates
+    def __init__(self, paths: list[str], decisions: list[dict[str, Any]], duplicates: list[dict[str, Any]],
+                 wanted: set[str] = frozenset()) -> None:
+        self.paths, self.decisions, self.duplicates, self.wanted = paths, decisions, duplicates, wanted
         self.count = 0
+        self.found: dict[str, dict[str, Any]] = {}
 
     def __iter__(self) -> Iterator[bytes]:
         position = 0
@@ -560,13 +569,19 @@ class _KeptLines:
                         )
                     position += 1
                     if decision["status"] == "kept":
-                        batch.append(Article.output_line(line))
+                        output = Article.output_line(line)
+                        batch.append(output)
+                        if decision["id"] in self.wanted:
+                            self.found[decision["id"]] = orjson.loads(output)
                         if len(batch) == WRITE_BATCH:  # one write call per batch, as write_jsonl
                             self.count += len(batch)
                             yield b"".join(batch)
                             batch = []
                     else:
-                        self.duplicates.append(_duplicate_record(decision, orjson.loads(line)["source"]))
+                        record = orjson.loads(line)
+                        self.duplicates.append(_duplicate_record(decision, record["source"]))
+                        if decision["id"] in self.wanted:
+                            self.found.setdefault(decision["id"], record)
             self.count += len(batch)
             yield b"".join(batch)
         if any(d["status"] != "superseded" for d in self.decisions[position:]):

@@ -131,6 +131,27 @@ def test_report_html_is_self_contained(nights):
     assert not re.search(r"""(src|href)\s*=|url\(|@import|<script|<link""", html, re.IGNORECASE)
 
 
+@pytest.mark.parametrize("earlier_night", [True, False], ids=["kept-in-earlier-night", "kept-tonight"])
+def test_report_html_is_the_page_rendered_from_the_files(nights, tmp_path, earlier_night):
+    """The final write hands the page the articles it picked up on the way (dropped ones,
+    and kept ones when the group's article is tonight's); the page must be the one
+    rendered from the night's files alone."""
+    from pipeline import htmlreport, nightdata
+
+    if earlier_night:
+        folder = nights.out_dir / SAMPLE_NIGHT
+    else:
+        alone = Night(tmp_path, SAMPLE_NIGHT)
+        shutil.copytree(SAMPLES / SAMPLE_NIGHT, alone.raw_dir / SAMPLE_NIGHT, dirs_exist_ok=True)
+        assert alone.run()
+        folder = alone.out_dir / SAMPLE_NIGHT
+    night = nightdata.Night(folder)
+    assert {d["dup_of_night"] for d in night.duplicates} == {EARLIER if earlier_night else SAMPLE_NIGHT}
+    page = htmlreport.render(night)
+    assert "<del>" in page  # the groups' articles were found and diffed
+    assert (folder / "report.html").read_text(encoding="utf-8") == page
+
+
 def test_report_html_rendered_in_chromium_shows_the_night(nights, tmp_path):
     page = nights.out_dir / SAMPLE_NIGHT / "report.html"
     command = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
