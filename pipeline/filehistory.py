@@ -40,8 +40,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import orjson
 
-from pipeline.dedup import DedupConfig, Doc, Match, band_fingerprints
-from pipeline.history import HistoryMismatch, SqliteHistory, in_window, settings_fingerprint
+from pipeline.dedup import DedupConfig, Doc, band_fingerprints
+from pipeline.history import HistoryMismatch, SqliteHistory, Superseded, in_window, settings_fingerprint
 
 STORE = "files-1"
 SETTINGS_NAME = "SETTINGS"
@@ -109,10 +109,9 @@ class FileHistory:
                 out[docs[i].key] = [matches[key] for key in sorted(matches)]
         return out
 
-    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[Doc, Match]]) -> None:
-        replaced = [(old.night, old.key, match.dup_of.key) for old, match in superseded]
+    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[Superseded]) -> None:
         with self._locked(fcntl.LOCK_EX):
-            self._write_night(night, kept, replaced)
+            self._write_night(night, kept, [tuple(entry) for entry in superseded])
 
     def close(self) -> None:
         self._lock.close()

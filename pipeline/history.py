@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -35,6 +35,19 @@ SQLITE_CACHE_KB = 65536
 SQLITE_IN_LIST = 30000
 
 
+class Superseded(NamedTuple):
+    """An earlier night's kept article that one of tonight's replaced (keep policy
+    ``latest``, or ``longest`` against a longer version)."""
+
+    night: str  # the earlier article's night
+    key: str  # ... and key
+    by: str  # the key of tonight's article that replaced it
+
+    @classmethod
+    def of(cls, old: Doc, match: Match) -> "Superseded":
+        return cls(old.night, old.key, match.dup_of.key)
+
+
 def settings_fingerprint(config: DedupConfig) -> str:
     """What makes two indexes compatible: same shingles, permutations and banding."""
     return (
@@ -47,8 +60,9 @@ class History(Protocol):
     def candidates(self, docs: Sequence[Doc], night: str, since: str | None) -> dict[str, list[Doc]]:
         """Earlier nights' kept articles that may match each doc (by doc key)."""
 
-    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[Doc, Match]]) -> None:
-        """Make tonight's kept articles the night's entries, replacing any earlier run's."""
+    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[Superseded]) -> None:
+        """Make tonight's kept articles the night's entries, replacing any earlier run's;
+        ``superseded``: the earlier nights' articles tonight's replaced."""
 
     def close(self) -> None: ...
 
@@ -177,7 +191,7 @@ class SqliteHistory:
             for row in self.db.execute(f"SELECT {_DOC_COLUMNS} FROM docs WHERE hkey IN ({marks})", chunk):
                 yield row[0], _doc_from_row(row)
 
-    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[Doc, Match]]) -> None:
+    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[Superseded]) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -208,7 +222,7 @@ class SqliteHistory:
                 db.executemany("INSERT INTO bands VALUES (?, ?)", rows.tolist())
             db.executemany(
                 "UPDATE docs SET superseded_by = ?, superseded_night = ? WHERE hkey = ?",
-                ((match.dup_of.key, night, old_doc.key) for old_doc, match in superseded),
+                ((entry.by, night, entry.key) for entry in superseded),
             )
             db.execute("COMMIT")
         except BaseException:

@@ -19,8 +19,8 @@ import redis
 from datasketch import MinHashLSH
 from redis.connection import parse_url
 
-from pipeline.dedup import DedupConfig, Doc, Match, Signer, band_keys
-from pipeline.history import settings_fingerprint
+from pipeline.dedup import DedupConfig, Doc, Signer, band_keys
+from pipeline.history import Superseded, settings_fingerprint
 
 _FIELDS = ("night", "id", "rank", "n_words", "exact", "title", "published", "shingles", "signature",
            "superseded_night")
@@ -80,7 +80,7 @@ class RedisHistory:
                 out[docs[i].key] = matches
         return out
 
-    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[Doc, Match]]) -> None:
+    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[Superseded]) -> None:
         r = self.redis
         superseded_key = self._key("superseded", night)
         night_key = self._key("night", night)
@@ -109,9 +109,9 @@ class RedisHistory:
             pipe.hset(self._key("doc", doc.key), mapping=_fields_from_doc(doc))
             pipe.sadd(self._key("exact", doc.exact), doc.key)
             pipe.sadd(night_key, doc.key)
-        for old_doc, _match in superseded:
-            pipe.hset(self._key("doc", old_doc.key), "superseded_night", night)
-            pipe.sadd(superseded_key, old_doc.key)
+        for entry in superseded:
+            pipe.hset(self._key("doc", entry.key), "superseded_night", night)
+            pipe.sadd(superseded_key, entry.key)
         pipe.execute()
 
     def close(self) -> None:

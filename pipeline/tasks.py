@@ -7,7 +7,9 @@
       -> CleanFile(date, shard)         boilerplate removal         stages/3-clean/
       -> SignFile(date, shard)          shingles + MinHash          stages/4-sign/
       -> Deduplicate(date)              exact + near duplicates     stages/5-dedup/
-      -> CleanCorpus(date)              the night's outputs         OUT_DIR/YYYY-MM-DD/
+      -> WriteOutputs(date)             the night's outputs         OUT_DIR/YYYY-MM-DD/
+         beside CommitHistory(date)     tonight's kept articles     STATE_DIR/history/
+      -> CleanCorpus(date)              both done: the night is done
 
 Per-file stages run one task per shard: a large dump is a shard of its own, small
 files are grouped (``shard_bytes``, ``shard_files``), so several workers can share a
@@ -31,7 +33,7 @@ import orjson
 
 from pipeline import boilerplate, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
-from pipeline.history import open_history
+from pipeline.history import Superseded, open_history
 from pipeline.jsonl import (
     WRITE_BATCH,
     atomic_writer,
@@ -418,21 +420,16 @@ class Deduplicate(NightTask):
         started = time.perf_counter()
         config = dedup_config()
         night = self.paths.date
-        docs = [doc for target in self.input()["sign"] for doc in load_docs(target["docs"].path)]
-        for rank, doc in enumerate(docs):
-            doc.rank = rank
+        docs = _night_docs(self.input()["sign"])
         cfg = pipeline()
         history = open_history(cfg.state_dir, cfg.index_url, config)
         try:
             if self.set_status_message:
                 self.set_status_message(f"looking up {len(docs)} articles in the history")
             earlier = history.candidates(docs, night, history_since(self.date))
-            result = dedup.deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
-            # The history is committed before the decisions file: a crash in between
-            # reruns the night, which replaces its own entries.
-            history.commit(night, result.kept, result.superseded)
         finally:
             history.close()
+        result = dedup.deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
         decisions = []
         for doc in docs:
             match = result.dropped.get(doc.key)
@@ -461,6 +458,52 @@ class Deduplicate(NightTask):
         write_stats(out["stats"], counts, started)
 
 
+def _night_docs(sign_outputs: list[dict[str, luigi.LocalTarget]]) -> list[dedup.Doc]:
+    """The night's fingerprinted articles, shard after shard, ranked in that order."""
+    docs = [doc for target in sign_outputs for doc in load_docs(target["docs"].path)]
+    for rank, doc in enumerate(docs):
+        doc.rank = rank
+    return docs
+
+
+class CommitHistory(NightTask):
+    """Make tonight's kept articles the night's entries in the history, for later nights.
+
+    A task of its own, after the decisions are written, so that with several workers it
+    runs beside the final write. A crash before it ends leaves the night unfinished
+    (CleanCorpus requires it), and the rerun commits again: a commit replaces the
+    night's own entries, and Deduplicate never looks tonight up in tonight's entries.
+    """
+
+    def requires(self) -> dict[str, Any]:
+        if not self.paths.raw.is_dir():
+            return {"raw": RawNight(self.date)}
+        return {"dedup": Deduplicate(date=self.date), "sign": self.shard_tasks(SignFile)}
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(self.paths.stages / "5-dedup" / "history.stats.json"))
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        config = dedup_config()
+        night = self.paths.date
+        status = {d["key"]: d for d in read_jsonl(self.input()["dedup"]["decisions"].path)}
+        docs = _night_docs(self.input()["sign"])
+        # The order dedup visited them in (its keep policy's), as it listed them.
+        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))
+        superseded = [
+            Superseded(d["night"], d["key"], d["dup_of_key"]) for d in status.values() if d["status"] == "superseded"
+        ]
+        cfg = pipeline()
+        history = open_history(cfg.state_dir, cfg.index_url, config)
+        try:
+            history.commit(night, kept, superseded)
+        finally:
+            history.close()
+        counts = {"kept": len(kept), "superseded": len(superseded), "history": "redis" if cfg.index_url else "files"}
+        write_stats(self.output(), counts, started)
+
+
 def _decision(doc: dedup.Doc, status: str, match: dedup.Match) -> dict[str, Any]:
     return {
         "key": doc.key, "id": doc.id, "night": doc.night, "status": status,
@@ -470,6 +513,31 @@ def _decision(doc: dedup.Doc, status: str, match: dedup.Match) -> dict[str, Any]
 
 
 class CleanCorpus(NightTask):
+    """The night, done: its outputs written (WriteOutputs) and its kept articles in the
+    history for later nights (CommitHistory). The two run side by side with several
+    workers; the night counts as done only when both are."""
+
+    def requires(self) -> dict[str, luigi.Task]:
+        return {"outputs": WriteOutputs(date=self.date), "history": CommitHistory(date=self.date)}
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        return WriteOutputs(date=self.date).output()
+
+    def complete(self) -> bool:
+        # Outputs written but the commit interrupted: not done (the rerun commits).
+        return super().complete() and CommitHistory(date=self.date).complete()
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples):
+        """For ``RangeDaily --of CleanCorpus`` (tasks/backfill.sh): the nights done, by
+        :meth:`complete` (Luigi would otherwise look at the output files only)."""
+        return [date for date in parameter_tuples if cls(date=date).complete()]
+
+    def run(self) -> None:
+        """Nothing left to do: the required tasks wrote the night."""
+
+
+class WriteOutputs(NightTask):
     """The night's outputs: articles, duplicates, rejected, removed lines, report."""
 
     def requires(self) -> dict[str, Any]:

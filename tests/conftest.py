@@ -108,8 +108,9 @@ class Night:
         shutil.copyfile(source, target)
         return target
 
-    def run(self, workers: int = 1, **settings: Any) -> bool:
-        """Run CleanCorpus for this night with Luigi; returns whether it succeeded."""
+    @contextmanager
+    def settings(self, **settings: Any) -> Iterator[None]:
+        """This night's folders (and ``settings``) as the ``[pipeline]`` settings, inside."""
         config = luigi.configuration.get_config()
         values = {
             "raw_dir": str(self.raw_dir),
@@ -122,12 +123,7 @@ class Night:
             config.set("pipeline", key, value)
         Register.clear_instance_cache()
         try:
-            return luigi.build(
-                [CleanCorpus(date=dt.date.fromisoformat(self.date))],
-                local_scheduler=True,
-                workers=workers,
-                log_level="WARNING",
-            )
+            yield
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -135,6 +131,16 @@ class Night:
                 else:
                     config.set("pipeline", key, value)
             Register.clear_instance_cache()
+
+    def run(self, workers: int = 1, **settings: Any) -> bool:
+        """Run CleanCorpus for this night with Luigi; returns whether it succeeded."""
+        with self.settings(**settings):
+            return luigi.build(
+                [CleanCorpus(date=dt.date.fromisoformat(self.date))],
+                local_scheduler=True,
+                workers=workers,
+                log_level="WARNING",
+            )
 
     def records(self, name: str) -> list[dict]:
         return list(read_jsonl(self.out / name))

@@ -16,7 +16,7 @@ from datasketch import MinHashLSH
 from pipeline.dedup import DedupConfig, Match, Signer, band_keys, make_docs
 from pipeline.evaluation import load_truth, score_pairs
 from pipeline.filehistory import FileHistory
-from pipeline.history import SqliteHistory
+from pipeline.history import SqliteHistory, Superseded
 from tests.conftest import Night, free_port, local_server
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
@@ -94,7 +94,7 @@ def test_file_history_commit_replaces_the_night_and_superseded_articles_drop_out
         "2026-11-28/ferry", "2026-11-28/school",
     ]
     night_2 = story_docs(NIGHT_2, config, suffix=" Updated.")
-    history.commit(NIGHT_2, night_2[1:2], [(night_1[1], Match(night_2[1], 0.9, "minhash"))])
+    history.commit(NIGHT_2, night_2[1:2], [Superseded.of(night_1[1], Match(night_2[1], 0.9, "minhash"))])
     # Night 3 sees night 2's version of "ferry" only; night 2 itself (a rerun) still sees night 1's.
     later = looked_up(history, story_docs("2026-11-28", config, suffix=" Updated."), "2026-11-28")
     assert later["2026-11-28/ferry"] == [f"{NIGHT_2}/ferry"]
@@ -109,7 +109,7 @@ def test_sqlite_history_is_converted_with_the_same_lookups(tmp_path):
     night_1 = story_docs(NIGHT_1, config)
     night_2 = story_docs(NIGHT_2, config, suffix=" Updated.")
     legacy.commit(NIGHT_1, night_1, [])
-    legacy.commit(NIGHT_2, night_2[1:2], [(night_1[1], Match(night_2[1], 0.9, "minhash"))])
+    legacy.commit(NIGHT_2, night_2[1:2], [Superseded.of(night_1[1], Match(night_2[1], 0.9, "minhash"))])
     tonight = story_docs("2026-11-28", config, suffix=" Updated.")
     before = looked_up(legacy, tonight, "2026-11-28")
     legacy.close()

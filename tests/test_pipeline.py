@@ -187,6 +187,30 @@ def test_rerun_of_a_finished_night_rewrites_nothing(sample_night):
     assert after == before
 
 
+def test_a_night_whose_history_commit_was_cut_short_is_not_done_and_its_rerun_commits(sample_night):
+    """The outputs and the history commit are written by tasks side by side: outputs
+    without the commit are not a finished night, for the CLI and for backfills."""
+    import datetime as dt
+
+    from pipeline.tasks import CleanCorpus, CommitHistory
+
+    date = dt.date.fromisoformat(SAMPLE_NIGHT)
+    committed = sample_night.state_dir / "history" / SAMPLE_NIGHT
+    history = {p.name: p.read_bytes() for p in committed.iterdir()}
+    outputs = {p: p.stat().st_mtime_ns for p in sample_night.out.iterdir() if p.is_file()}
+    shutil.rmtree(committed)
+    (sample_night.out / "stages" / "5-dedup" / "history.stats.json").unlink()
+    with sample_night.settings():
+        assert not CommitHistory(date=date).complete()
+        assert not CleanCorpus(date=date).complete()
+        assert CleanCorpus.bulk_complete([date, date - dt.timedelta(days=1)]) == []
+    assert sample_night.run()
+    assert {p.name: p.read_bytes() for p in committed.iterdir()} == history
+    assert {p: p.stat().st_mtime_ns for p in sample_night.out.iterdir() if p.is_file()} == outputs
+    with sample_night.settings():
+        assert CleanCorpus.bulk_complete([date, date - dt.timedelta(days=1)]) == [date]
+
+
 def test_same_input_same_output_byte_for_byte(sample_night, tmp_path):
     other = Night(tmp_path / "again")
     shutil.copytree(SAMPLES / SAMPLE_NIGHT, other.raw, dirs_exist_ok=True)
