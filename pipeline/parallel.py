@@ -9,10 +9,12 @@ byte-identical; the function must be picklable (module-level), its results too.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,6 +27,33 @@ CHUNKS_PER_PROCESS = 4
 # process: 30,000 faults and +11 % time in one chunk, 5,500 faults and none in chunks
 # of 250.
 MAX_CHUNK = 256
+
+
+# glibc malloc settings for the pipeline's processes (see tune_malloc).
+MALLOC_MMAP_THRESHOLD = 32 << 20
+MALLOC_TRIM_THRESHOLD = 256 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def tune_malloc() -> bool:
+    """Keep the memory a process frees for its next allocations (glibc only; returns
+    whether it applied).
+
+    By default glibc serves each block over 128 KiB (numpy's arrays, the JSONL batches)
+    with a fresh mmap and unmaps it when freed, and gives the top of the heap back to
+    the system; every reuse then faults the pages in again. A long-lived process
+    adapts the first limit upwards by itself, but the process Luigi forks for each task
+    starts from its parent's settings. Set explicitly, they are inherited by the forked
+    tasks: blocks up to 32 MiB come from the heap, and up to 256 MiB of free heap is
+    kept. Measured on a 20,000-article night with a process forked per task: 550,000
+    page faults -> 400,000."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD))
 
 
 def chunked(items: Sequence[T], processes: int, minimum: int = 50) -> list[Sequence[T]]:
@@ -40,15 +69,36 @@ def chunked(items: Sequence[T], processes: int, minimum: int = 50) -> list[Seque
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+def read_in_chunks(items: Iterable[T], processes: int) -> Iterable[Sequence[T]]:
+    """:func:`chunked` for items read from a file: with one process the chunks are read
+    as they are used, so a task holds one chunk of records at a time, and reuses its
+    memory, instead of a whole shard.
+
+    >>> [len(chunk) for chunk in read_in_chunks(iter(range(600)), processes=1)]
+    [256, 256, 88]
+    """
+    if processes > 1:
+        return chunked(list(items), processes)
+    return _batches(iter(items), MAX_CHUNK)
+
+
+def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
 def run_chunks(
     function: Callable[[Sequence[T]], R],
-    chunks: Sequence[Sequence[T]],
+    chunks: Iterable[Sequence[T]],
     processes: int,
     on_chunk: Callable[[int], None] = lambda size: None,
 ) -> list[R]:
     """``[function(chunk) for chunk in chunks]``, with ``processes`` processes;
-    ``on_chunk(len(chunk))`` after each chunk, in order (for progress reports)."""
+    ``on_chunk(len(chunk))`` after each chunk, in order (for progress reports).
+    With one process the chunks may be any iterable, consumed one at a time."""
     results: list[R] = []
+    if processes > 1:
+        chunks = list(chunks)
     if processes <= 1 or len(chunks) <= 1:
         for chunk in chunks:
             results.append(function(chunk))

@@ -45,7 +45,7 @@ from pipeline.jsonl import (
     write_jsonl,
 )
 from pipeline.nightdata import Night
-from pipeline.parallel import chunked, run_chunks
+from pipeline.parallel import chunked, read_in_chunks, run_chunks, tune_malloc
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
 from pipeline.rules import RulesError, load_rules
@@ -167,6 +167,10 @@ class ShardTask(NightTask):
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, files=self.files)
 
+    def upstream_count(self, name: str, inputs: dict[str, luigi.LocalTarget] | None = None) -> int:
+        """A count from the upstream stage's stats (how many articles this task will see)."""
+        return read_json((inputs or self.input())["stats"].path)["counts"][name]
+
     def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
               started: float, extra: dict[str, Iterable[dict] | Lines] | None = None) -> None:
         """The stage's files: article records, rejection records, extra parts (records, or
@@ -230,10 +234,9 @@ class RepairFile(ShardTask):
 
     def run(self) -> None:
         started = time.perf_counter()
-        records = list(read_jsonl(self.input()["articles"].path))
         processes = pipeline().processes
-        progress = Progress(self, len(records), "articles repaired")
-        chunks = chunked(records, processes)
+        progress = Progress(self, self.upstream_count("articles"), "articles repaired")
+        chunks = read_in_chunks(read_jsonl(self.input()["articles"].path), processes)
         results = run_chunks(_repair_and_fingerprint, chunks, processes, progress.advance)
         fixes = sum((chunk["fixes"] for chunk in results), Counter())
         counts = {
@@ -330,11 +333,11 @@ class CleanFile(ShardTask):
             site_boilerplate={site: {int(key, 16) for key in keys} for site, keys in site_lines["boilerplate"].items()},
             min_words=pipeline().min_words,
         )
-        records = list(read_jsonl(self.input()["articles"]["articles"].path))
         processes = pipeline().processes
-        progress = Progress(self, len(records), "articles cleaned")
-        results = run_chunks(functools.partial(_clean_chunk, context=context),
-                             chunked(records, processes), processes, progress.advance)
+        progress = Progress(self, self.upstream_count("articles", self.input()["articles"]), "articles cleaned")
+        chunks = read_in_chunks(read_jsonl(self.input()["articles"]["articles"].path), processes)
+        results = run_chunks(functools.partial(_clean_chunk, context=context), chunks, processes,
+                             progress.advance)
         rules = sum((chunk["rules"] for chunk in results), Counter())
         kept, rejected = sum(chunk["kept"] for chunk in results), sum(chunk["rejected"] for chunk in results)
         counts = {
@@ -383,15 +386,15 @@ class SignFile(ShardTask):
 
     def run(self) -> None:
         started = time.perf_counter()
-        records = [
+        records = (
             {"key": f"{self.paths.date}/{a.key}", "id": a.id, "text": a.text, "title": a.title,
              "published": a.published}
             for a in (Article.from_dict(r) for r in read_jsonl(self.input()["articles"].path))
-        ]
+        )
         config = dedup_config()
         processes = pipeline().processes
-        chunks = chunked(records, processes)
-        progress = Progress(self, len(records), "articles fingerprinted")
+        chunks = read_in_chunks(records, processes)
+        progress = Progress(self, self.upstream_count("articles_out"), "articles fingerprinted")
         make = functools.partial(dedup.make_docs, night=self.paths.date, config=config)
         docs = [doc for chunk in run_chunks(make, chunks, processes, progress.advance) for doc in chunk]
         for rank, doc in enumerate(docs):
@@ -673,6 +676,7 @@ def _rejection_order(record: dict) -> tuple:
     return (record["file"], _STAGE_ORDER.get(record["stage"], 9), record["line"] or 0, record["offset"] or 0)
 
 
+tune_malloc()
 # With several workers Luigi forks a process per task. The garbage collector of each
 # child would otherwise walk (and so copy, page by page) every object inherited from
 # the parent: the libraries imported above. Frozen, they are left alone.
