@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,29 @@ def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def place_file(source: Path | str, path: Path | str) -> None:
+    """Make ``path`` hold ``source``'s bytes, atomically: a hard link to the same file
+    (no copy) where the filesystem allows one, else a copy written like any output.
+    ``source`` must be complete (written by :func:`atomic_writer`)."""
+    path = Path(path)
+    tmp = str(path.parent / f".{path.name}.{os.getpid()}.link.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_quietly(tmp)
+        os.link(source, tmp)
+    except OSError:
+        with atomic_writer(path) as handle, open(source, "rb") as original:
+            shutil.copyfileobj(original, handle)
+        return
+    try:
+        os.replace(tmp, path)
+    except OSError as error:
+        raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+    finally:
+        # Left behind when ``path`` already was a link to ``source``: rename() does nothing then.
+        _remove_quietly(tmp)
 
 
 def _remove_quietly(path: str) -> None:

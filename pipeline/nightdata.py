@@ -12,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import orjson
 
@@ -20,6 +20,8 @@ from pipeline.jsonl import read_json, read_jsonl
 
 NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TREND_NIGHTS = 14
+# Lines shown per rule among the most removed.
+TOP_REMOVED = 3
 
 
 class NightNotFound(FileNotFoundError):
@@ -48,15 +50,18 @@ class Night:
     """One night's output folder."""
 
     def __init__(self, folder: Path | str, loaded: dict[str, list[dict[str, Any]]] | None = None,
-                 found: dict[str, dict[str, Any]] | None = None) -> None:
+                 found: dict[str, dict[str, Any]] | None = None,
+                 top_removed: dict[str, list[tuple[str, int]]] | None = None) -> None:
         """``loaded``: records of ``duplicates``, ``rejected`` or ``removed`` already in
         memory, exactly as written to the night's files; ``found``: articles by id, as
-        :meth:`find` would return them (the writer passes on what it has in hand)."""
+        :meth:`find` would return them; ``top_removed``: what :meth:`top_removed` returns
+        (the writer passes on what it has in hand)."""
         self.folder = Path(folder)
         if not (self.folder / "report.json").is_file():
             raise NightNotFound(f"{self.folder} is not a finished night (no report.json)")
         self.date = self.folder.name
         self._found = dict(found or {})
+        self._top_removed = top_removed
         for name, records in (loaded or {}).items():
             if name not in ("duplicates", "rejected", "removed"):
                 raise ValueError(f"unknown night records {name!r}")
@@ -137,19 +142,27 @@ class Night:
         )
         return [Night(self.folder.parent / d) for d in dates[-count:]]
 
-    def top_removed(self, per_rule: int = 3) -> dict[str, list[tuple[str, int]]]:
+    def top_removed(self, per_rule: int = TOP_REMOVED) -> dict[str, list[tuple[str, int]]]:
         """Per rule, its most frequently removed lines (text, count)."""
-        by_rule: dict[str, Counter] = defaultdict(Counter)
-        for record in self.removed:
-            by_rule[record["rule"]][" ".join(record["text"].split())] += 1
-        return {
-            rule: sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:per_rule]
-            for rule, counter in sorted(by_rule.items())
-        }
+        if self._top_removed is not None and per_rule == TOP_REMOVED:
+            return self._top_removed
+        return top_removed(self.removed, per_rule)
 
     def duplicate_groups(self) -> list[tuple[str, str, list[dict[str, Any]]]]:
         """(kept id, its night, the articles dropped as its duplicates), largest first."""
         return duplicate_groups(self.duplicates)
+
+
+def top_removed(removed: Iterable[dict[str, Any]], per_rule: int = TOP_REMOVED) -> dict[str, list[tuple[str, int]]]:
+    """Records of ``removed.jsonl`` counted: per rule, its most frequently removed lines
+    (text with its spaces squeezed, count), most frequent first."""
+    by_rule: dict[str, Counter] = defaultdict(Counter)
+    for record in removed:
+        by_rule[record["rule"]][" ".join(record["text"].split())] += 1
+    return {
+        rule: sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:per_rule]
+        for rule, counter in sorted(by_rule.items())
+    }
 
 
 def duplicate_groups(duplicates: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:

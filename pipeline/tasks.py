@@ -5,6 +5,7 @@
       -> RepairFile(date, shard)        encoding repair (ftfy)      stages/2-repair/
       -> CountSiteLines(date)           lines repeated on a site    stages/3-site-lines/
       -> CleanFile(date, shard)         boilerplate removal         stages/3-clean/
+      -> GatherRemoved(date)            removed lines, rejections   stages/3-removed/
       -> SignFile(date, shard)          shingles + MinHash          stages/4-sign/
       -> Deduplicate(date)              exact + near duplicates     stages/5-dedup/
       -> WriteOutputs(date)             the night's outputs         OUT_DIR/YYYY-MM-DD/
@@ -38,13 +39,14 @@ from pipeline.jsonl import (
     WRITE_BATCH,
     atomic_writer,
     dump_lines,
+    place_file,
     read_json,
     read_jsonl,
     write_bytes,
     write_json,
     write_jsonl,
 )
-from pipeline.nightdata import Night
+from pipeline.nightdata import Night, top_removed
 from pipeline.parallel import chunked, read_in_chunks, run_chunks, tune_malloc
 from pipeline.records import Article, Rejection
 from pipeline.report import build_report
@@ -540,11 +542,42 @@ class CleanCorpus(NightTask):
         """Nothing left to do: the required tasks wrote the night."""
 
 
+class GatherRemoved(NightTask):
+    """The night's removed lines and rejected input, gathered from the shards once the
+    clean stage is done (with several workers, while the articles are fingerprinted):
+    ``removed.jsonl`` and ``rejected.jsonl`` as WriteOutputs places them in the outputs,
+    and the most removed lines per rule for the report."""
+
+    def requires(self) -> dict[str, Any]:
+        if not self.paths.raw.is_dir():
+            return {"raw": RawNight(self.date)}
+        return {"read": self.shard_tasks(ReadFile), "clean": self.shard_tasks(CleanFile)}
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        stage = self.paths.stages / "3-removed"
+        return {name: luigi.LocalTarget(str(stage / f"{name}.{suffix}"))
+                for name, suffix in (("removed", "jsonl"), ("rejected", "jsonl"), ("top_removed", "json"))}
+
+    def run(self) -> None:
+        inputs, out = self.input(), self.output()
+        rejected = [r.to_dict() for r in self.plan()[1]]
+        for stage in ("read", "clean"):
+            for target in inputs[stage]:
+                rejected.extend(read_jsonl(target["rejected"].path))
+        rejected.sort(key=_rejection_order)
+        write_jsonl(out["rejected"].path, rejected)
+        # The shards' removed lines, as they are (their order is the night's).
+        write_bytes(out["removed"].path, (Path(target["removed"].path).read_bytes() for target in inputs["clean"]))
+        write_json(out["top_removed"].path, top_removed(
+            record for target in inputs["clean"] for record in read_jsonl(target["removed"].path)))
+
+
 class WriteOutputs(NightTask):
     """The night's outputs: articles, duplicates, rejected, removed lines, report."""
 
     def requires(self) -> dict[str, Any]:
-        deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date), "site_lines": CountSiteLines(date=self.date)}
+        deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date), "site_lines": CountSiteLines(date=self.date),
+                                "removed": GatherRemoved(date=self.date)}
         if self.paths.raw.is_dir():
             for stage, task_class in (("read", ReadFile), ("repair", RepairFile), ("clean", CleanFile),
                                       ("sign", SignFile)):
@@ -575,12 +608,8 @@ class WriteOutputs(NightTask):
         # Earlier nights' articles superseded by tonight's (keep policy latest/longest).
         duplicates.extend(_duplicate_record(d, None) for d in decisions if d["status"] == "superseded")
 
-        rejected = [r.to_dict() for r in listing_rejections]
-        for stage in ("read", "clean"):
-            for target in inputs[stage]:
-                rejected.extend(read_jsonl(target["rejected"].path))
-        rejected.sort(key=_rejection_order)
-        removed = [r for target in inputs["clean"] for r in read_jsonl(target["removed"].path)]
+        gathered = inputs["removed"]
+        rejected = list(read_jsonl(gathered["rejected"].path))
 
         stats = {
             stage: [read_json(t["stats"].path) for t in inputs[stage]]
@@ -589,8 +618,8 @@ class WriteOutputs(NightTask):
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
         write_jsonl(out["duplicates_jsonl"].path, duplicates)
-        write_jsonl(out["rejected_jsonl"].path, rejected)
-        write_jsonl(out["removed_jsonl"].path, removed)
+        place_file(gathered["rejected"].path, out["rejected_jsonl"].path)
+        place_file(gathered["removed"].path, out["removed_jsonl"].path)
         inputs_manifest = [{"file": f, "bytes": (self.paths.raw / f).stat().st_size} for f in files]
         report = build_report(
             self.paths.date, inputs_manifest, stats, rejected, articles_out, time.perf_counter() - started
@@ -598,8 +627,8 @@ class WriteOutputs(NightTask):
         write_json(out["report_json"].path, report)
         # The page reads back what was just written, like anyone inspecting the night
         # (the records still in memory are handed over instead of parsed again).
-        night_data = Night(self.paths.out, loaded={"duplicates": duplicates, "rejected": rejected,
-                                                   "removed": removed}, found=kept.found)
+        night_data = Night(self.paths.out, loaded={"duplicates": duplicates, "rejected": rejected},
+                           found=kept.found, top_removed=read_json(gathered["top_removed"].path))
         with atomic_writer(out["report_html"].path) as handle:
             handle.write(htmlreport.render(night_data).encode("utf-8"))
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.jsonl import OutputError, atomic_writer
+from pipeline.jsonl import OutputError, atomic_writer, place_file
 from pipeline.readers import read_file
 from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, _without_seconds, free_port, local_server
 
@@ -115,6 +115,26 @@ def test_disk_full_is_a_clear_error_naming_the_path_and_leaves_nothing(tmp_path,
     monkeypatch.undo()
     assert str(target) in str(error.value) and "No space left on device" in str(error.value)
     assert list(target.parent.iterdir()) == []
+
+
+def test_placed_files_are_links_where_possible_else_copies_and_never_partial(tmp_path, monkeypatch):
+    source = tmp_path / "stages" / "removed.jsonl"
+    with atomic_writer(source) as handle:
+        handle.write(b'{"id":"a"}\n')
+    linked, copied = tmp_path / "out" / "removed.jsonl", tmp_path / "out" / "copied.jsonl"
+    place_file(source, linked)
+    assert linked.read_bytes() == source.read_bytes() and linked.stat().st_ino == source.stat().st_ino
+    place_file(source, linked)  # again, over the first
+    assert linked.read_bytes() == source.read_bytes()
+
+    def no_links(*args):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)  # a filesystem without hard links
+    place_file(source, copied)
+    assert copied.read_bytes() == source.read_bytes() and copied.stat().st_ino != source.stat().st_ino
+    monkeypatch.undo()
+    assert sorted(p.name for p in linked.parent.iterdir()) == ["copied.jsonl", "removed.jsonl"]
 
 
 def test_unwritable_output_folder_fails_the_run_naming_the_path(tmp_path):
