@@ -6,6 +6,10 @@ numbers, and loading them as numpy arrays is what makes dedup fast.
 
 from __future__ import annotations
 
+import mmap
+import os
+import struct
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -38,8 +42,7 @@ def save_docs(path: Path | str, docs: Sequence[Doc], num_perm: int) -> None:
 
 
 def load_docs(path: Path | str) -> list[Doc]:
-    with np.load(path, allow_pickle=False) as npz:
-        data = {name: npz[name] for name in npz.files}  # each npz[name] access reads the file again
+    data = _arrays(path)
     ends = np.cumsum(data["lengths"])
     starts = ends - data["lengths"]
     shingles, signatures = data["shingles"], data["signatures"]
@@ -56,3 +59,34 @@ def load_docs(path: Path | str) -> list[Doc]:
         )
         for i, (key, doc_id, night, rank, n_words, exact, title, published, start, end) in enumerate(columns)
     ]
+
+
+def _arrays(path: Path | str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``, mapped into memory rather than read: ``np.savez`` stores
+    its members uncompressed, so each one is a ``.npy`` at some offset of the file, and
+    its pages are read only when used (dedup reads the shingles of the few articles it
+    compares). The mapping is private (copy on write), so the arrays are writable like
+    loaded ones (numba's compiled loops take them as the same type). A compressed
+    member is read the usual way."""
+    arrays: dict[str, np.ndarray] = {}
+    with open(path, "rb") as handle, zipfile.ZipFile(handle) as archive:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) if os.fstat(handle.fileno()).st_size else None
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED or mapped is None:
+                with archive.open(info) as member:
+                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            # The member's data follows its local header: 30 bytes, then its name and extra field.
+            name_length, extra_length = struct.unpack("<HH", mapped[info.header_offset + 26 : info.header_offset + 30])
+            handle.seek(info.header_offset + 30 + name_length + extra_length)
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(handle)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            count = int(np.prod(shape, dtype=np.int64))
+            array = np.frombuffer(mapped, dtype=dtype, count=count, offset=handle.tell())
+            arrays[name] = array.reshape(shape, order="F" if fortran_order else "C")
+    return arrays

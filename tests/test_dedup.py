@@ -217,3 +217,34 @@ def test_vector_xxh3_equals_the_library_for_every_length():
     lengths = np.array([len(w) for w in words])
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     assert xxh3_64_words(buffer, starts, lengths).tolist() == [xxhash.xxh3_64_intdigest(w) for w in words]
+
+
+def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
+    """The sign stage's ``.npz`` read back by mapping its members: the same docs, arrays
+    writable and of plain ndarray type (so the compiled loops do not compile again),
+    an empty shard included; a compressed file is read the usual way."""
+    from pipeline.dedup import jaccard, make_docs
+    from pipeline.docstore import _arrays, load_docs, save_docs
+
+    config = DedupConfig()
+    texts = ["The ferry to Varn leaves at nine every morning except on Sundays.",
+             "The ferry to Varn leaves at nine every morning except on Sundays and holidays.", "Short one."]
+    records = [{"key": f"k{i}", "id": f"id-{i}", "text": t, "title": f"Título {i}", "published": None}
+               for i, t in enumerate(texts)]
+    docs = make_docs(records, "2026-11-27", config)
+    save_docs(tmp_path / "a.npz", docs, config.num_perm)
+    save_docs(tmp_path / "empty.npz", [], config.num_perm)
+    loaded = load_docs(tmp_path / "a.npz")
+    assert [(d.key, d.id, d.night, d.rank, d.n_words, d.exact, d.title, d.published) for d in loaded] == [
+        (d.key, d.id, d.night, d.rank, d.n_words, d.exact, d.title, d.published) for d in docs]
+    for mine, theirs in zip(loaded, docs):
+        assert type(mine.shingles) is np.ndarray and mine.shingles.flags.writeable
+        assert np.array_equal(mine.shingles, theirs.shingles) and mine.shingles.dtype == theirs.shingles.dtype
+        assert np.array_equal(mine.signature, theirs.signature)
+    assert jaccard(loaded[0].shingles, loaded[1].shingles) == jaccard(docs[0].shingles, docs[1].shingles) > 0.5
+    assert load_docs(tmp_path / "empty.npz") == []
+    with np.load(tmp_path / "a.npz") as npz:
+        np.savez_compressed(tmp_path / "z.npz", **{name: npz[name] for name in npz.files})
+    compressed, mapped = _arrays(tmp_path / "z.npz"), _arrays(tmp_path / "a.npz")
+    assert compressed.keys() == mapped.keys()
+    assert all(np.array_equal(compressed[k], mapped[k]) and compressed[k].dtype == mapped[k].dtype for k in mapped)
