@@ -5,8 +5,8 @@
       -> RepairFile(date, shard)        encoding repair (ftfy)      stages/2-repair/
       -> CountSiteLines(date)           lines repeated on a site    stages/3-site-lines/
       -> CleanFile(date, shard)         boilerplate removal         stages/3-clean/
+                                        then shingles + MinHash     stages/4-sign/
       -> GatherRemoved(date)            removed lines, rejections   stages/3-removed/
-      -> SignFile(date, shard)          shingles + MinHash          stages/4-sign/
       -> Deduplicate(date)              exact + near duplicates     stages/5-dedup/
       -> WriteOutputs(date)             the night's outputs         OUT_DIR/YYYY-MM-DD/
          beside CommitHistory(date)     tonight's kept articles     STATE_DIR/history/
@@ -60,9 +60,13 @@ logger = logging.getLogger("luigi-interface")
 PROGRESS_EVERY = 5.0
 
 
-def write_stats(target: luigi.LocalTarget, counts: dict[str, Any], started: float) -> None:
-    """A task's ``stats.json``: what it counted and how long it took (the report's source)."""
-    write_json(target.path, {"counts": counts, "seconds": round(time.perf_counter() - started, 3)})
+def write_stats(target: luigi.LocalTarget, counts: dict[str, Any], started: float | None = None,
+                seconds: float | None = None) -> None:
+    """A task's ``stats.json``: what it counted and how long it took (the report's source):
+    ``seconds``, or the time since ``started``."""
+    if seconds is None:
+        seconds = time.perf_counter() - started
+    write_json(target.path, {"counts": counts, "seconds": round(seconds, 3)})
 
 
 class Lines:
@@ -174,16 +178,17 @@ class ShardTask(NightTask):
         return read_json((inputs or self.input())["stats"].path)["counts"][name]
 
     def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
-              started: float, extra: dict[str, Iterable[dict] | Lines] | None = None) -> None:
+              started: float, extra: dict[str, Iterable[dict] | Lines] | None = None, minus: float = 0.0) -> None:
         """The stage's files: article records, rejection records, extra parts (records, or
-        ``Lines``: JSONL already made by the worker processes), stats."""
+        ``Lines``: JSONL already made by the worker processes), stats (the seconds since
+        ``started``, ``minus`` those spent on another stage's work)."""
         out = self.output()
         for name, records in [*(extra or {}).items(), ("rejected", rejections), ("articles", articles)]:
             if isinstance(records, Lines):
                 write_bytes(out[name].path, records.parts)
             else:
                 write_jsonl(out[name].path, records)
-        write_stats(out["stats"], counts, started)
+        write_stats(out["stats"], counts, seconds=time.perf_counter() - started - minus)
         if self.set_status_message:
             self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
@@ -319,10 +324,24 @@ class CountSiteLines(NightTask):
 
 
 class CleanFile(ShardTask):
-    """Remove boilerplate; every removed line is kept in `removed`."""
+    """Remove boilerplate (every removed line is kept in `removed`), then fingerprint the
+    clean articles for dedup: words, shingles, MinHash signatures (``stages/4-sign/``).
+
+    One task for the two stages: the fingerprints are made from the records just
+    cleaned, in memory, instead of a second task reading the clean stage's files back.
+    """
 
     stage_dir = "3-clean"
     parts = {**ShardTask.parts, "removed": "removed.jsonl"}
+    sign_dir = "4-sign"
+    sign_parts = {"docs": "docs.npz", "sign_stats": "stats.json"}
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        return {
+            **super().output(),
+            **{name: luigi.LocalTarget(str(self.paths.stage_file(self.sign_dir, self.shard_name, suffix)))
+               for name, suffix in self.sign_parts.items()},
+        }
 
     def requires(self) -> dict[str, luigi.Task]:
         return {"articles": self.upstream(RepairFile), "site_lines": CountSiteLines(date=self.date)}
@@ -335,11 +354,12 @@ class CleanFile(ShardTask):
             site_boilerplate={site: {int(key, 16) for key in keys} for site, keys in site_lines["boilerplate"].items()},
             min_words=pipeline().min_words,
         )
+        config = dedup_config()
         processes = pipeline().processes
         progress = Progress(self, self.upstream_count("articles", self.input()["articles"]), "articles cleaned")
         chunks = read_in_chunks(read_jsonl(self.input()["articles"]["articles"].path), processes)
-        results = run_chunks(functools.partial(_clean_chunk, context=context), chunks, processes,
-                             progress.advance)
+        work = functools.partial(_clean_and_sign_chunk, context=context, night=self.paths.date, config=config)
+        results = run_chunks(work, chunks, processes, progress.advance)
         rules = sum((chunk["rules"] for chunk in results), Counter())
         kept, rejected = sum(chunk["kept"] for chunk in results), sum(chunk["rejected"] for chunk in results)
         counts = {
@@ -348,14 +368,23 @@ class CleanFile(ShardTask):
             "rejected": rejected,
             "lines_removed": dict(sorted(rules.items())),
         }
+        docs = [doc for chunk in results for doc in chunk["docs"]]
+        for rank, doc in enumerate(docs):
+            doc.rank = rank  # positions in the shard, whatever the chunking
+        out = self.output()
+        signed = time.perf_counter()
+        save_docs(out["docs"].path, docs, config.num_perm)
+        sign_seconds = sum(chunk["sign_seconds"] for chunk in results) + time.perf_counter() - signed
+        write_stats(out["sign_stats"], {"articles": len(docs)}, seconds=sign_seconds)
         self.write(Lines([chunk["lines"] for chunk in results]),
                    Lines([chunk["rejections"] for chunk in results]), counts, started,
-                   extra={"removed": Lines([chunk["removed"] for chunk in results])})
+                   extra={"removed": Lines([chunk["removed"] for chunk in results])}, minus=sign_seconds)
 
 
-def _clean_chunk(records: list[dict], context: boilerplate.CleanContext) -> dict[str, Any]:
+def _clean_and_sign_chunk(records: list[dict], context: boilerplate.CleanContext, night: str,
+                          config: dedup.DedupConfig) -> dict[str, Any]:
     """A chunk cleaned: the kept records, rejection records and removed-line records (as
-    JSONL), and the counts."""
+    JSONL), the counts, and the kept articles' fingerprints (dedup's ``Doc``)."""
     kept, rejections, removed = [], [], []
     for record, removals, rejection in boilerplate.clean_records(records, context):
         removed.extend(
@@ -367,6 +396,12 @@ def _clean_chunk(records: list[dict], context: boilerplate.CleanContext) -> dict
             kept.append(record)
         else:
             rejections.append(rejection.to_dict())
+    signed = time.perf_counter()
+    docs = dedup.make_docs([
+        {"key": f"{night}/{r['source']['file']}#{r['source']['index']}",  # Article.key, of tonight
+         "id": r["id"], "text": r["text"], "title": r["title"], "published": r["published"]}
+        for r in kept
+    ], night=night, config=config)
     return {
         "lines": dump_lines(kept),
         "rejections": dump_lines(rejections),
@@ -374,36 +409,9 @@ def _clean_chunk(records: list[dict], context: boilerplate.CleanContext) -> dict
         "kept": len(kept),
         "rejected": len(rejections),
         "rules": Counter(r["rule"] for r in removed),
+        "docs": docs,
+        "sign_seconds": time.perf_counter() - signed,
     }
-
-
-class SignFile(ShardTask):
-    """Fingerprint the clean articles: words, shingles, MinHash signatures."""
-
-    stage_dir = "4-sign"
-    parts = {"docs": "docs.npz", "stats": "stats.json"}
-
-    def requires(self) -> ShardTask:
-        return self.upstream(CleanFile)
-
-    def run(self) -> None:
-        started = time.perf_counter()
-        records = (
-            {"key": f"{self.paths.date}/{a.key}", "id": a.id, "text": a.text, "title": a.title,
-             "published": a.published}
-            for a in (Article.from_dict(r) for r in read_jsonl(self.input()["articles"].path))
-        )
-        config = dedup_config()
-        processes = pipeline().processes
-        chunks = read_in_chunks(records, processes)
-        progress = Progress(self, self.upstream_count("articles_out"), "articles fingerprinted")
-        make = functools.partial(dedup.make_docs, night=self.paths.date, config=config)
-        docs = [doc for chunk in run_chunks(make, chunks, processes, progress.advance) for doc in chunk]
-        for rank, doc in enumerate(docs):
-            doc.rank = rank  # positions in the shard, whatever the chunking
-        out = self.output()
-        save_docs(out["docs"].path, docs, config.num_perm)
-        write_stats(out["stats"], {"articles": len(docs)}, started)
 
 
 class Deduplicate(NightTask):
@@ -412,7 +420,7 @@ class Deduplicate(NightTask):
     def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
             return {"raw": RawNight(self.date)}
-        return {"sign": self.shard_tasks(SignFile)}
+        return {"sign": self.shard_tasks(CleanFile)}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         stage = self.paths.stages / "5-dedup"
@@ -483,7 +491,7 @@ class CommitHistory(NightTask):
     def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
             return {"raw": RawNight(self.date)}
-        return {"dedup": Deduplicate(date=self.date), "sign": self.shard_tasks(SignFile)}
+        return {"dedup": Deduplicate(date=self.date), "sign": self.shard_tasks(CleanFile)}
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.paths.stages / "5-dedup" / "history.stats.json"))
@@ -579,8 +587,7 @@ class WriteOutputs(NightTask):
         deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date), "site_lines": CountSiteLines(date=self.date),
                                 "removed": GatherRemoved(date=self.date)}
         if self.paths.raw.is_dir():
-            for stage, task_class in (("read", ReadFile), ("repair", RepairFile), ("clean", CleanFile),
-                                      ("sign", SignFile)):
+            for stage, task_class in (("read", ReadFile), ("repair", RepairFile), ("clean", CleanFile)):
                 deps[stage] = self.shard_tasks(task_class)
         return deps
 
@@ -611,10 +618,8 @@ class WriteOutputs(NightTask):
         gathered = inputs["removed"]
         rejected = list(read_jsonl(gathered["rejected"].path))
 
-        stats = {
-            stage: [read_json(t["stats"].path) for t in inputs[stage]]
-            for stage in ("read", "repair", "clean", "sign")
-        }
+        stats = {stage: [read_json(t["stats"].path) for t in inputs[stage]] for stage in ("read", "repair", "clean")}
+        stats["sign"] = [read_json(t["sign_stats"].path) for t in inputs["clean"]]
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
         write_jsonl(out["duplicates_jsonl"].path, duplicates)
