@@ -2,7 +2,7 @@
 
     RawNight(date)                      the scraper's folder RAW_DIR/YYYY-MM-DD
       -> ReadFile(date, shard)          split into articles         stages/1-read/
-      -> RepairFile(date, shard)        encoding repair (ftfy)      stages/2-repair/
+                                        then encoding repair (ftfy) stages/2-repair/
       -> CountSiteLines(date)           lines repeated on a site    stages/3-site-lines/
       -> CleanFile(date, shard)         boilerplate removal         stages/3-clean/
                                         then shingles + MinHash     stages/4-sign/
@@ -173,9 +173,10 @@ class ShardTask(NightTask):
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, files=self.files)
 
-    def upstream_count(self, name: str, inputs: dict[str, luigi.LocalTarget] | None = None) -> int:
+    @staticmethod
+    def upstream_count(stats: luigi.LocalTarget, name: str) -> int:
         """A count from the upstream stage's stats (how many articles this task will see)."""
-        return read_json((inputs or self.input())["stats"].path)["counts"][name]
+        return read_json(stats.path)["counts"][name]
 
     def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
               started: float, extra: dict[str, Iterable[dict] | Lines] | None = None, minus: float = 0.0) -> None:
@@ -188,15 +189,33 @@ class ShardTask(NightTask):
                 write_bytes(out[name].path, records.parts)
             else:
                 write_jsonl(out[name].path, records)
-        write_stats(out["stats"], counts, seconds=time.perf_counter() - started - minus)
+        # With a pool of processes, ``minus`` adds up the processes' seconds: the split
+        # between the two stages is then approximate.
+        write_stats(out["stats"], counts, seconds=max(0.0, time.perf_counter() - started - minus))
         if self.set_status_message:
             self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
 
 class ReadFile(ShardTask):
-    """Split raw files into articles (decoding bytes on the way)."""
+    """Split raw files into articles (decoding bytes on the way), then repair encoding
+    damage in them (``stages/2-repair/``) and fingerprint their lines per site, for
+    CountSiteLines (done here so that it runs in parallel, shard by shard).
+
+    One task for the two stages: the articles are repaired as read, in memory, instead
+    of a second task reading the read stage's files back.
+    """
 
     stage_dir = "1-read"
+    repair_dir = "2-repair"
+    repair_parts = {"repaired": "articles.jsonl", "repair_rejected": "rejected.jsonl",
+                    "sitepages": "sitepages.jsonl", "repair_stats": "stats.json"}
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        return {
+            **super().output(),
+            **{name: luigi.LocalTarget(str(self.paths.stage_file(self.repair_dir, self.shard_name, suffix)))
+               for name, suffix in self.repair_parts.items()},
+        }
 
     def requires(self) -> RawNight:
         return RawNight(self.date)
@@ -206,53 +225,47 @@ class ReadFile(ShardTask):
         rules = load_rules(rules_path())
         markers = {rel: rules.for_source(None, rel)[0] for rel in self.files}
         processes = pipeline().processes
-        progress = Progress(self, len(self.files), "files read")
-        read = functools.partial(_read_files, night_dir=self.paths.raw, date=self.paths.date, markers=markers)
-        results = run_chunks(read, chunked(list(self.files), processes, minimum=1), processes, progress.advance)
+        progress = Progress(self, len(self.files), "files read and repaired")
+        work = functools.partial(_read_and_repair, night_dir=self.paths.raw, date=self.paths.date, markers=markers)
+        results = run_chunks(work, chunked(list(self.files), processes, minimum=1), processes, progress.advance)
+        repaired = [part for chunk in results for part in chunk["repaired"]]
+        fixes = sum((part["fixes"] for part in repaired), Counter())
+        out = self.output()
+        written = time.perf_counter()
+        write_bytes(out["repaired"].path, [part["lines"] for part in repaired])
+        write_bytes(out["sitepages"].path, [part["pages"] for part in repaired])
+        write_bytes(out["repair_rejected"].path, [])
+        repair_seconds = sum(chunk["repair_seconds"] for chunk in results) + time.perf_counter() - written
+        write_stats(out["repair_stats"], {
+            "articles": sum(part["articles"] for part in repaired),
+            "repaired": sum(part["repaired"] for part in repaired),
+            "fixes": dict(sorted(fixes.items())),
+        }, seconds=repair_seconds)
         counts = {
             "files": len(self.files),
             "articles": sum(chunk["articles"] for chunk in results),
             "rejected": sum(chunk["rejected"] for chunk in results),
         }
         self.write(Lines([chunk["lines"] for chunk in results]), Lines([chunk["rejections"] for chunk in results]),
-                   counts, started)
+                   counts, started, minus=repair_seconds)
 
 
-def _read_files(files: list[str], night_dir: Path, date: str, markers: dict[str, str]) -> dict[str, Any]:
-    """Some of a shard's files read (articles and rejections as JSONL), and the counts."""
+def _read_and_repair(files: list[str], night_dir: Path, date: str, markers: dict[str, str]) -> dict[str, Any]:
+    """Some of a shard's files read (articles and rejections as JSONL), and the counts;
+    then their articles repaired and fingerprinted, in chunks (see _repair_and_fingerprint)."""
     result = readers.read_shard(night_dir, files, date, markers.__getitem__)
-    return {
-        "lines": dump_lines(a.to_dict() for a in result.articles),
+    records = [a.to_dict() for a in result.articles]
+    read = {
+        "lines": dump_lines(records),  # before the repair, which may change the records
         "rejections": dump_lines(r.to_dict() for r in result.rejections),
         "articles": len(result.articles),
         "rejected": len(result.rejections),
     }
-
-
-class RepairFile(ShardTask):
-    """Repair encoding damage in the articles; also fingerprint their lines per site,
-    for CountSiteLines (done here so that it runs in parallel, shard by shard)."""
-
-    stage_dir = "2-repair"
-    parts = {**ShardTask.parts, "sitepages": "sitepages.jsonl"}
-
-    def requires(self) -> ShardTask:
-        return self.upstream(ReadFile)
-
-    def run(self) -> None:
-        started = time.perf_counter()
-        processes = pipeline().processes
-        progress = Progress(self, self.upstream_count("articles"), "articles repaired")
-        chunks = read_in_chunks(read_jsonl(self.input()["articles"].path), processes)
-        results = run_chunks(_repair_and_fingerprint, chunks, processes, progress.advance)
-        fixes = sum((chunk["fixes"] for chunk in results), Counter())
-        counts = {
-            "articles": sum(chunk["articles"] for chunk in results),
-            "repaired": sum(chunk["repaired"] for chunk in results),
-            "fixes": dict(sorted(fixes.items())),
-        }
-        self.write(Lines([chunk["lines"] for chunk in results]), [], counts, started,
-                   extra={"sitepages": Lines([chunk["pages"] for chunk in results])})
+    del result
+    started = time.perf_counter()
+    read["repaired"] = [_repair_and_fingerprint(chunk) for chunk in chunked(records, 1)]
+    read["repair_seconds"] = time.perf_counter() - started
+    return read
 
 
 def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
@@ -283,7 +296,7 @@ class CountSiteLines(NightTask):
     def requires(self) -> list[luigi.Task]:
         if not self.paths.raw.is_dir():
             return [RawNight(self.date)]
-        return self.shard_tasks(RepairFile)
+        return self.shard_tasks(ReadFile)
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         stage = self.paths.stages / "3-site-lines"
@@ -344,7 +357,7 @@ class CleanFile(ShardTask):
         }
 
     def requires(self) -> dict[str, luigi.Task]:
-        return {"articles": self.upstream(RepairFile), "site_lines": CountSiteLines(date=self.date)}
+        return {"articles": self.upstream(ReadFile), "site_lines": CountSiteLines(date=self.date)}
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -356,8 +369,9 @@ class CleanFile(ShardTask):
         )
         config = dedup_config()
         processes = pipeline().processes
-        progress = Progress(self, self.upstream_count("articles", self.input()["articles"]), "articles cleaned")
-        chunks = read_in_chunks(read_jsonl(self.input()["articles"]["articles"].path), processes)
+        repaired = self.input()["articles"]
+        progress = Progress(self, self.upstream_count(repaired["repair_stats"], "articles"), "articles cleaned")
+        chunks = read_in_chunks(read_jsonl(repaired["repaired"].path), processes)
         work = functools.partial(_clean_and_sign_chunk, context=context, night=self.paths.date, config=config)
         results = run_chunks(work, chunks, processes, progress.advance)
         rules = sum((chunk["rules"] for chunk in results), Counter())
@@ -587,7 +601,7 @@ class WriteOutputs(NightTask):
         deps: dict[str, Any] = {"dedup": Deduplicate(date=self.date), "site_lines": CountSiteLines(date=self.date),
                                 "removed": GatherRemoved(date=self.date)}
         if self.paths.raw.is_dir():
-            for stage, task_class in (("read", ReadFile), ("repair", RepairFile), ("clean", CleanFile)):
+            for stage, task_class in (("read", ReadFile), ("clean", CleanFile)):
                 deps[stage] = self.shard_tasks(task_class)
         return deps
 
@@ -618,7 +632,8 @@ class WriteOutputs(NightTask):
         gathered = inputs["removed"]
         rejected = list(read_jsonl(gathered["rejected"].path))
 
-        stats = {stage: [read_json(t["stats"].path) for t in inputs[stage]] for stage in ("read", "repair", "clean")}
+        stats = {stage: [read_json(t["stats"].path) for t in inputs[stage]] for stage in ("read", "clean")}
+        stats["repair"] = [read_json(t["repair_stats"].path) for t in inputs["read"]]
         stats["sign"] = [read_json(t["sign_stats"].path) for t in inputs["clean"]]
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
