@@ -33,6 +33,7 @@ import fcntl
 import os
 import shutil
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -161,49 +162,41 @@ class FileHistory:
         tmp = self.folder / f".{night}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        lines = [
-            orjson.dumps([d.key, d.id, d.rank, d.n_words, d.exact, d.title, d.published]) + b"\n" for d in kept
-        ]
-        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-        np.cumsum([len(line) for line in lines], out=offsets[1:])
-        lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
-        shingle_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=shingle_offsets[1:])
-        signatures = (
-            np.stack([d.signature for d in kept]).astype(np.uint32)
-            if kept else np.empty((0, self.config.num_perm), np.uint32)
-        )
-        shingled = np.flatnonzero(lengths)
-        if len(shingled):
-            prints = band_fingerprints(signatures[shingled], self.config).ravel()
-            owners = np.repeat(shingled, self.config.bands)
-        else:
-            prints, owners = np.empty(0, np.int64), np.empty(0, np.int64)
-        order = np.lexsort((owners, prints))
-        exact = np.array([d.exact.encode("ascii") for d in kept]) if kept else np.empty(0, "S32")
-        exact_order = np.lexsort((np.arange(len(kept)), exact))
-        files = {
-            "docs.jsonl": b"".join(lines),
-            "docs.offsets.npy": offsets,
-            "shingles.npy": _Streamed(np.dtype("<u8"), int(shingle_offsets[-1]), [d.shingles for d in kept]),
-            "shingles.offsets.npy": shingle_offsets,
-            "signatures.npy": signatures,
-            "bands.npy": prints[order].astype(np.int64),
-            "bands.docs.npy": owners[order].astype(np.int32),
-            "exact.npy": exact[exact_order],
-            "exact.docs.npy": exact_order.astype(np.int32),
-            "superseded.jsonl": b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)),
-        }
-        for name, content in files.items():
-            with open(tmp / name, "wb") as handle:
-                if isinstance(content, bytes):
-                    handle.write(content)
-                elif isinstance(content, _Streamed):
-                    content.write(handle)
-                else:
-                    np.save(handle, content, allow_pickle=False)
-                handle.flush()
-                os.fsync(handle.fileno())
+        # Each file is flushed to disk by a second thread while the next one is computed
+        # and written (fsync waits for the disk, not the processor); the largest first.
+        with _Syncer(tmp) as syncer:
+            lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
+            shingle_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=shingle_offsets[1:])
+            syncer.write("shingles.npy", _Streamed(np.dtype("<u8"), int(shingle_offsets[-1]),
+                                                   [d.shingles for d in kept]))
+            syncer.write("shingles.offsets.npy", shingle_offsets)
+            lines = [
+                orjson.dumps([d.key, d.id, d.rank, d.n_words, d.exact, d.title, d.published]) + b"\n" for d in kept
+            ]
+            offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+            np.cumsum([len(line) for line in lines], out=offsets[1:])
+            syncer.write("docs.jsonl", b"".join(lines))
+            syncer.write("docs.offsets.npy", offsets)
+            signatures = (
+                np.stack([d.signature for d in kept]).astype(np.uint32)
+                if kept else np.empty((0, self.config.num_perm), np.uint32)
+            )
+            syncer.write("signatures.npy", signatures)
+            shingled = np.flatnonzero(lengths)
+            if len(shingled):
+                prints = band_fingerprints(signatures[shingled], self.config).ravel()
+                owners = np.repeat(shingled, self.config.bands)
+            else:
+                prints, owners = np.empty(0, np.int64), np.empty(0, np.int64)
+            order = np.lexsort((owners, prints))
+            syncer.write("bands.npy", prints[order].astype(np.int64))
+            syncer.write("bands.docs.npy", owners[order].astype(np.int32))
+            exact = np.array([d.exact.encode("ascii") for d in kept]) if kept else np.empty(0, "S32")
+            exact_order = np.lexsort((np.arange(len(kept)), exact))
+            syncer.write("exact.npy", exact[exact_order])
+            syncer.write("exact.docs.npy", exact_order.astype(np.int32))
+            syncer.write("superseded.jsonl", b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)))
         _fsync_dir(tmp)
         final = self.folder / night
         old = self.folder / f".{night}.old-{os.getpid()}"
@@ -224,6 +217,52 @@ class FileHistory:
         path.rename(path.with_name(path.name + MIGRATED_SUFFIX))
 
 
+class _Syncer:
+    """Writes a folder's files; each one is fsynced and closed by a second thread while
+    the caller goes on. Leaving the ``with`` block waits for every fsync and raises the
+    first error."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
+        self.pending: list[Future] = []
+
+    def __enter__(self) -> "_Syncer":
+        return self
+
+    def write(self, name: str, content: "bytes | np.ndarray | _Streamed") -> None:
+        handle = open(self.folder / name, "wb")
+        try:
+            if isinstance(content, bytes):
+                handle.write(content)
+            elif isinstance(content, _Streamed):
+                content.write(handle)
+            else:
+                np.save(handle, content, allow_pickle=False)
+            handle.flush()
+        except BaseException:
+            handle.close()
+            raise
+        self.pending.append(self.pool.submit(_sync_and_close, handle))
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            for future in self.pending:
+                future.exception()  # wait for all of them, even after an error
+            if exc_info[0] is None:
+                for future in self.pending:
+                    future.result()
+        finally:
+            self.pool.shutdown()
+
+
+def _sync_and_close(handle) -> None:
+    try:
+        os.fsync(handle.fileno())
+    finally:
+        handle.close()
+
+
 class _Streamed:
     """A 1-D ``.npy`` written piece by piece: the articles' shingles end to end, without
     the copy of all of them a concatenation makes (hundreds of MB on a large night)."""
@@ -236,7 +275,7 @@ class _Streamed:
                   "shape": (self.length,)}
         np.lib.format.write_array_header_1_0(handle, header)
         for piece in self.pieces:
-            handle.write(np.ascontiguousarray(piece, dtype=self.dtype).tobytes())
+            handle.write(np.ascontiguousarray(piece, dtype=self.dtype).data)
 
 
 def _lookup(folder: Path, name: str, values: np.ndarray) -> Iterator[tuple[int, int]]:

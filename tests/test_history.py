@@ -314,3 +314,30 @@ def test_redis_index_gives_the_same_duplicates_as_the_embedded_one(tmp_path, cor
             assert (night.out / "duplicates.jsonl").read_bytes() == outputs["redis"][NIGHT_2]
     assert outputs["redis"] == outputs["files"]
     assert outputs["files"][NIGHT_2].count(NIGHT_1.encode()) > 50
+
+
+def test_file_history_commit_that_cannot_reach_the_disk_fails_and_leaves_no_night(tmp_path, monkeypatch):
+    """The commit's fsyncs run beside its writes; a failed one still fails the commit
+    (after the others finished), and the half-written folder is cleared on next open."""
+    import pipeline.filehistory as filehistory
+
+    config = DedupConfig()
+    history = FileHistory(tmp_path / "history", config)
+    real_fsync = os.fsync
+
+    def failing(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("bands.npy"):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(filehistory.os, "fsync", failing)
+    with pytest.raises(OSError, match="No space left"):
+        history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
+    monkeypatch.undo()
+    history.close()
+    assert [p.name for p in (tmp_path / "history").iterdir() if p.name.startswith(".2026")]  # left half-written
+    history = FileHistory(tmp_path / "history", config)
+    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [".lock", "SETTINGS"]
+    history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
+    assert looked_up(history, story_docs(NIGHT_2, config), NIGHT_2)
+    history.close()
