@@ -510,6 +510,15 @@ class CommitHistory(NightTask):
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.paths.stages / "5-dedup" / "history.stats.json"))
 
+    def complete(self) -> bool:
+        if super().complete():
+            return True
+        # A night finished before the commit was a task of its own: Deduplicate committed
+        # the history before writing its decisions, so the finished night (report.json
+        # written) is committed. Such a night has no stages/3-removed/, which every later
+        # night writes before its report.
+        return (self.paths.out / "report.json").is_file() and not (self.paths.stages / "3-removed").exists()
+
     def run(self) -> None:
         started = time.perf_counter()
         config = dedup_config()

@@ -211,6 +211,24 @@ def test_a_night_whose_history_commit_was_cut_short_is_not_done_and_its_rerun_co
         assert CleanCorpus.bulk_complete([date, date - dt.timedelta(days=1)]) == [date]
 
 
+def test_a_night_finished_before_the_commit_task_existed_is_done(sample_night):
+    """Nights written by the previous version (history committed inside Deduplicate, no
+    stages/3-removed/ nor history.stats.json) stay done: a rerun rewrites nothing."""
+    import datetime as dt
+
+    from pipeline.tasks import CleanCorpus
+
+    shutil.rmtree(sample_night.out / "stages" / "3-removed")
+    (sample_night.out / "stages" / "5-dedup" / "history.stats.json").unlink()
+    date = dt.date.fromisoformat(SAMPLE_NIGHT)
+    with sample_night.settings():
+        assert CleanCorpus(date=date).complete()
+        assert CleanCorpus.bulk_complete([date]) == [date]
+    before = {p: p.stat().st_mtime_ns for p in sample_night.root.rglob("*") if p.is_file()}
+    assert sample_night.run()
+    assert {p: p.stat().st_mtime_ns for p in sample_night.root.rglob("*") if p.is_file()} == before
+
+
 def test_same_input_same_output_byte_for_byte(sample_night, tmp_path):
     other = Night(tmp_path / "again")
     shutil.copytree(SAMPLES / SAMPLE_NIGHT, other.raw, dirs_exist_ok=True)
