@@ -165,9 +165,13 @@ class ShardTask(NightTask):
         return readers.Shard(self.shard, tuple(self.files)).name
 
     def output(self) -> dict[str, luigi.LocalTarget]:
+        return self.stage_targets(self.stage_dir, self.parts)
+
+    def stage_targets(self, stage_dir: str, parts: dict[str, str]) -> dict[str, luigi.LocalTarget]:
+        """This shard's files of a stage: ``stages/<stage_dir>/<shard>.<suffix>`` by part name."""
         return {
-            name: luigi.LocalTarget(str(self.paths.stage_file(self.stage_dir, self.shard_name, suffix)))
-            for name, suffix in self.parts.items()
+            name: luigi.LocalTarget(str(self.paths.stage_file(stage_dir, self.shard_name, suffix)))
+            for name, suffix in parts.items()
         }
 
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
@@ -211,11 +215,7 @@ class ReadFile(ShardTask):
                     "sitepages": "sitepages.jsonl", "repair_stats": "stats.json"}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
-        return {
-            **super().output(),
-            **{name: luigi.LocalTarget(str(self.paths.stage_file(self.repair_dir, self.shard_name, suffix)))
-               for name, suffix in self.repair_parts.items()},
-        }
+        return {**super().output(), **self.stage_targets(self.repair_dir, self.repair_parts)}
 
     def requires(self) -> RawNight:
         return RawNight(self.date)
@@ -350,11 +350,7 @@ class CleanFile(ShardTask):
     sign_parts = {"docs": "docs.npz", "sign_stats": "stats.json"}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
-        return {
-            **super().output(),
-            **{name: luigi.LocalTarget(str(self.paths.stage_file(self.sign_dir, self.shard_name, suffix)))
-               for name, suffix in self.sign_parts.items()},
-        }
+        return {**super().output(), **self.stage_targets(self.sign_dir, self.sign_parts)}
 
     def requires(self) -> dict[str, luigi.Task]:
         return {"articles": self.upstream(ReadFile), "site_lines": CountSiteLines(date=self.date)}
