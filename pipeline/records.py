@@ -36,7 +36,13 @@ class Article:
     @property
     def key(self) -> str:
         """Unique within a night even when input ids repeat: file and position."""
-        return f"{self.source['file']}#{self.source['index']}"
+        return Article.key_of(self.source)
+
+    @staticmethod
+    def key_of(source: dict[str, Any]) -> str:
+        """:attr:`key` of the article with this ``source`` (for a stage file's record,
+        without making the dataclass)."""
+        return f"{source['file']}#{source['index']}"
 
     def to_dict(self) -> dict[str, Any]:
         # Field by field: dataclasses.asdict deep-copies every value, which costs more

@@ -177,11 +177,6 @@ class ShardTask(NightTask):
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, files=self.files)
 
-    @staticmethod
-    def upstream_count(stats: luigi.LocalTarget, name: str) -> int:
-        """A count from the upstream stage's stats (how many articles this task will see)."""
-        return read_json(stats.path)["counts"][name]
-
     def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
               started: float, extra: dict[str, Iterable[dict] | Lines] | None = None, minus: float = 0.0) -> None:
         """The stage's files: article records, rejection records, extra parts (records, or
@@ -366,7 +361,8 @@ class CleanFile(ShardTask):
         config = dedup_config()
         processes = pipeline().processes
         repaired = self.input()["articles"]
-        progress = Progress(self, self.upstream_count(repaired["repair_stats"], "articles"), "articles cleaned")
+        total = read_json(repaired["repair_stats"].path)["counts"]["articles"]
+        progress = Progress(self, total, "articles cleaned")
         chunks = read_in_chunks(read_jsonl(repaired["repaired"].path), processes)
         work = functools.partial(_clean_and_sign_chunk, context=context, night=self.paths.date, config=config)
         results = run_chunks(work, chunks, processes, progress.advance)
@@ -408,8 +404,8 @@ def _clean_and_sign_chunk(records: list[dict], context: boilerplate.CleanContext
             rejections.append(rejection.to_dict())
     signed = time.perf_counter()
     docs = dedup.make_docs([
-        {"key": f"{night}/{r['source']['file']}#{r['source']['index']}",  # Article.key, of tonight
-         "id": r["id"], "text": r["text"], "title": r["title"], "published": r["published"]}
+        {"key": f"{night}/{Article.key_of(r['source'])}", "id": r["id"], "text": r["text"], "title": r["title"],
+         "published": r["published"]}
         for r in kept
     ], night=night, config=config)
     return {
@@ -571,7 +567,7 @@ class CleanCorpus(NightTask):
 
 class GatherRemoved(NightTask):
     """The night's removed lines and rejected input, gathered from the shards once the
-    clean stage is done (with several workers, while the articles are fingerprinted):
+    clean stage is done (with several workers, beside Deduplicate):
     ``removed.jsonl`` and ``rejected.jsonl`` as WriteOutputs places them in the outputs,
     and the most removed lines per rule for the report."""
 
@@ -593,10 +589,11 @@ class GatherRemoved(NightTask):
                 rejected.extend(read_jsonl(target["rejected"].path))
         rejected.sort(key=_rejection_order)
         write_jsonl(out["rejected"].path, rejected)
-        # The shards' removed lines, as they are (their order is the night's).
-        write_bytes(out["removed"].path, (Path(target["removed"].path).read_bytes() for target in inputs["clean"]))
+        # The shards' removed lines, as they are (their order is the night's), read once.
+        removed = [Path(target["removed"].path).read_bytes() for target in inputs["clean"]]
+        write_bytes(out["removed"].path, removed)
         write_json(out["top_removed"].path, top_removed(
-            record for target in inputs["clean"] for record in read_jsonl(target["removed"].path)))
+            orjson.loads(line) for part in removed for line in part.splitlines() if line.strip()))
 
 
 class WriteOutputs(NightTask):
