@@ -3,6 +3,7 @@
     python -m bench.pipeline                         # 20,000 articles (about 60 MB), one worker
     python -m bench.pipeline --articles 5000 --workers 2
     python -m bench.pipeline --articles 100000 --repeat 1 --no-hand   # the memory check
+    python -m bench.pipeline --side-by-side 2 --no-hand   # what 2 workers can give at most here
 
 Generates a deterministic synthetic night from the BBC corpus (../shared/corpora/bbc,
 else the samples): new articles made of paragraphs of real ones, in seed-layout .txt
@@ -13,8 +14,15 @@ peak memory, seconds per stage, and the duplicate recall and precision against w
 was planted. After each run of the night it runs the hand-written pipeline
 (ftfy.fix_text on every text, datasketch MinHash.update() per shingle with the default
 hash, MinHashLSH query + insert) on a slice of the same articles, and prints the ratio
-of the two medians. Results go to
-bench/results/pipeline-N-wW-pP.json.
+of the two medians. It also prints how busy the workers were: the seconds before the
+first task, and the seconds during which 0, 1, 2 ... tasks were running.
+
+``--side-by-side N`` measures the machine instead: N one-worker nights run at the same
+time, each on its own folders, against one run alone. Processes on one machine share
+its caches and memory bandwidth (and on a virtual machine, its host), so each of the N
+takes longer than it does alone; N workers cannot beat N x (alone / side by side)
+whatever the pipeline does. Results go to bench/results/pipeline-N-wW-pP.json (and
+pipeline-N-side-by-side-K.json).
 """
 
 from __future__ import annotations
@@ -122,15 +130,49 @@ def _dump(article: dict) -> str:
 
 
 def run_night(raw: Path, out: Path, state: Path, workers: int, processes: int) -> dict:
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(state, ignore_errors=True)
-    command = [sys.executable, "-m", "bench.run_night", NIGHT, str(raw), str(out), str(state),
-               "--workers", str(workers), "--set", f"processes={processes}"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True)
-    if result.returncode:
-        sys.stderr.write(result.stderr.decode()[-3000:])
-        raise SystemExit("the night failed")
-    return orjson.loads(result.stdout)
+    return run_nights(raw, [(out, state)], workers, processes)[0]
+
+
+def run_nights(raw: Path, folders: list[tuple[Path, Path]], workers: int, processes: int) -> list[dict]:
+    """The night run once per (out, state) pair of folders, all at the same time, each in
+    a fresh process."""
+    commands = []
+    for out, state in folders:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
+        commands.append([sys.executable, "-m", "bench.run_night", NIGHT, str(raw), str(out), str(state),
+                         "--workers", str(workers), "--set", f"processes={processes}"])
+    running = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for command in commands]
+    results = []
+    for process in running:
+        stdout, stderr = process.communicate()
+        if process.returncode:
+            sys.stderr.write(stderr.decode()[-3000:])
+            raise SystemExit("the night failed")
+        results.append(orjson.loads(stdout))
+    return results
+
+
+def side_by_side(work: Path, count: int, repeat: int) -> dict:
+    """One one-worker night alone, then ``count`` of them at once; ``repeat`` times, in
+    turn, so that both are measured in the same minutes. Medians."""
+    alone, together = [], []
+    for _ in range(repeat):
+        alone.append(run_night(work / "raw", work / "out", work / "state", 1, 1)["seconds"])
+        runs = run_nights(work / "raw", [(work / f"out-{k}", work / f"state-{k}") for k in range(count)], 1, 1)
+        together.append(float(np.median([run["seconds"] for run in runs])))
+    for k in range(count):
+        shutil.rmtree(work / f"out-{k}", ignore_errors=True)
+        shutil.rmtree(work / f"state-{k}", ignore_errors=True)
+    alone_s, together_s = float(np.median(alone)), float(np.median(together))
+    return {
+        "nights": count,
+        "alone_seconds": alone,
+        "side_by_side_seconds": together,
+        "slowdown": round(together_s / alone_s - 1, 3),
+        "most_workers_can_give": round(count * alone_s / together_s, 2),
+    }
 
 
 def score_planted(out: Path, planted: dict[str, str]) -> dict:
@@ -194,11 +236,23 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1, help="processes per task for the CPU-bound stages")
     parser.add_argument("--no-hand", action="store_true", help="skip the hand-written pipeline")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the night; the median one is reported")
+    parser.add_argument("--side-by-side", type=int, metavar="N",
+                        help="measure the machine: N one-worker nights at once against one alone")
     args = parser.parse_args()
     work = RESULTS / f"pipeline-{args.articles}"
     print(f"generating {args.articles:,} articles in {work / 'raw' / NIGHT}", flush=True)
     night = generate(work / "raw", args.articles)
     print(f"  {night['megabytes']:.1f} MB, {len(night['planted'])} planted duplicates", flush=True)
+    if args.side_by_side:
+        shared = side_by_side(work, args.side_by_side, args.repeat)
+        path = save(f"pipeline-{args.articles}-side-by-side-{args.side_by_side}", {"articles": args.articles, **shared})
+        print(f"machine: {machine()}")
+        print(f"alone:   {shared['alone_seconds']} s; {args.side_by_side} at once: {shared['side_by_side_seconds']} s "
+              f"(median of the {args.side_by_side})")
+        print(f"each night is {shared['slowdown']:.1%} slower beside the others: {args.side_by_side} workers "
+              f"can give at most {shared['most_workers_can_give']}x one worker on this machine")
+        print(f"results: {path}")
+        return 0
     runs, hands = [], []
     for _ in range(args.repeat):  # each run on a fresh output and state folder
         measured = run_night(work / "raw", work / "out", work / "state", args.workers, args.processes)
@@ -222,6 +276,7 @@ def main() -> int:
         "mb_per_s": round(night["megabytes"] / measured["seconds"], 2),
         "peak_rss_mb": max(run[0]["peak_rss_mb"] for run in runs),
         "stage_seconds": report["seconds"],
+        "timeline": measured["timeline"],
         "duplicates": dedup,
         "articles_out": report["articles_out"],
     }
@@ -237,6 +292,9 @@ def main() -> int:
     print(f"total:   {results['seconds']} s (median of {results['runs_seconds']}), {results['articles_per_s']} "
           f"articles/s, {results['mb_per_s']} MB/s, peak {results['peak_rss_mb']} MB")
     print("stages:  " + ", ".join(f"{k} {v} s" for k, v in report["seconds"].items()))
+    timeline = measured["timeline"]
+    print(f"tasks:   {timeline['before_first_task']} s before the first; "
+          + ", ".join(f"{k} running {v} s" for k, v in timeline["tasks_running"].items()))
     print(f"dedup:   planted {dedup['planted']}, recall {dedup['recall']}, precision {dedup['precision']}")
     if "hand_written" in results:
         hand = results["hand_written"]

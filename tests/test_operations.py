@@ -282,3 +282,29 @@ def test_processes_within_a_task_give_the_same_outputs(tmp_path):
     assert luigi_cli(one, "--pipeline-processes", "1").returncode == 0
     assert luigi_cli(two, "--pipeline-processes", "2").returncode == 0
     assert output_bytes(two) == output_bytes(one)
+
+
+def test_the_benchmarks_timeline_counts_the_seconds_with_k_tasks_running():
+    from bench.run_night import busy_seconds
+
+    events = [  # two workers: a starts, b starts, a fails, c starts, b and c end
+        {"t": 10.5, "event": "start", "task": "a"}, {"t": 11.0, "event": "start", "task": "b"},
+        {"t": 12.0, "event": "end", "task": "a"}, {"t": 12.25, "event": "start", "task": "c"},
+        {"t": 13.0, "event": "end", "task": "b"}, {"t": 14.0, "event": "end", "task": "c"},
+    ]
+    assert busy_seconds(10.0, 5.0, list(reversed(events))) == {
+        "before_first_task": 0.5, "tasks_running": {"0": 1.5, "1": 1.75, "2": 1.75}}
+
+
+def test_the_benchmarks_night_reports_a_timeline_from_every_worker(tmp_path):
+    command = [sys.executable, "-m", "bench.run_night", SAMPLE_NIGHT, str(SAMPLES), str(tmp_path / "out"),
+               str(tmp_path / "state"), "--workers", "2"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+    measured = orjson.loads(result.stdout)
+    timeline = measured["timeline"]
+    assert measured["ok"] is True
+    assert set(timeline["tasks_running"]) <= {"0", "1", "2"}
+    # Every second of the night is in one count, and tasks ran in the workers' processes.
+    assert sum(timeline["tasks_running"].values()) == pytest.approx(measured["seconds"], abs=0.01)
+    assert 0 < timeline["before_first_task"] <= timeline["tasks_running"]["0"]
+    assert timeline["tasks_running"]["1"] > 0
