@@ -2,6 +2,7 @@
 
     python -m bench.pipeline                         # 20,000 articles (about 60 MB), one worker
     python -m bench.pipeline --articles 5000 --workers 2
+    python -m bench.pipeline --workers 1 2           # both, in turn; prints the ratio
     python -m bench.pipeline --articles 100000 --repeat 1 --no-hand   # the memory check
     python -m bench.pipeline --side-by-side 2 --no-hand   # what 2 workers can give at most here
 
@@ -232,7 +233,8 @@ def hand_written(raw: Path, count: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=1, help="Luigi workers")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="Luigi workers; several counts (1 2) run in turn, and the ratios are printed")
     parser.add_argument("--processes", type=int, default=1, help="processes per task for the CPU-bound stages")
     parser.add_argument("--no-hand", action="store_true", help="skip the hand-written pipeline")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the night; the median one is reported")
@@ -253,22 +255,45 @@ def main() -> int:
               f"can give at most {shared['most_workers_can_give']}x one worker on this machine")
         print(f"results: {path}")
         return 0
-    runs, hands = [], []
+    runs: dict[int, list] = {workers: [] for workers in args.workers}
+    hands = []
     for _ in range(args.repeat):  # each run on a fresh output and state folder
-        measured = run_night(work / "raw", work / "out", work / "state", args.workers, args.processes)
-        report = orjson.loads((work / "out" / NIGHT / "report.json").read_bytes())
-        runs.append((measured, report))
+        # With several worker counts, they take turns, so that all are measured in the
+        # same minutes (this machine's speed drifts by 10 % within an hour).
+        for workers in args.workers:
+            measured = run_night(work / "raw", work / "out", work / "state", workers, args.processes)
+            report = orjson.loads((work / "out" / NIGHT / "report.json").read_bytes())
+            runs[workers].append((measured, report, score_planted(work / "out", night["planted"])))
         if not args.no_hand:
-            # The hand-written pipeline after each night, so that both are measured in the
-            # same minutes (this machine's speed drifts by 10 % within an hour).
+            # The hand-written pipeline after each round of nights, for the same reason.
             hands.append(hand_written(work / "raw", HAND_SLICE))
+    hand = None
+    if hands:
+        hand = sorted(hands, key=lambda run: run["seconds"])[len(hands) // 2]
+        hand["runs_mb_per_s"] = [run["mb_per_s"] for run in hands]
+    print(f"machine: {machine()}")
+    first: dict | None = None
+    for workers in args.workers:
+        results = summarise(args, night, workers, runs[workers], hand)
+        if first is None:
+            first = results
+        else:
+            results[f"vs_{first['workers']}_workers"] = round(first["seconds"] / results["seconds"], 2)
+        print_results(results, save(f"pipeline-{args.articles}-w{workers}-p{args.processes}", results))
+        if results is not first:
+            print(f"ratio:   {workers} workers are {first['seconds'] / results['seconds']:.2f}x "
+                  f"{first['workers']} (medians of runs taken in turn)")
+    return 0
+
+
+def summarise(args: argparse.Namespace, night: dict, workers: int, runs: list, hand: dict | None) -> dict:
+    """The figures of the median run of one worker count."""
     # The median run (machines like this one vary by several percent from run to run).
-    measured, report = sorted(runs, key=lambda run: run[0]["seconds"])[len(runs) // 2]
-    dedup = score_planted(work / "out", night["planted"])
+    measured, report, dedup = sorted(runs, key=lambda run: run[0]["seconds"])[len(runs) // 2]
     results = {
         "articles": args.articles,
         "megabytes": round(night["megabytes"], 2),
-        "workers": args.workers,
+        "workers": workers,
         "processes": args.processes,
         "runs_seconds": [run[0]["seconds"] for run in runs],
         "seconds": measured["seconds"],
@@ -280,29 +305,28 @@ def main() -> int:
         "duplicates": dedup,
         "articles_out": report["articles_out"],
     }
-    if hands:
-        hand = sorted(hands, key=lambda run: run["seconds"])[len(hands) // 2]
-        hand["runs_mb_per_s"] = [run["mb_per_s"] for run in hands]
+    if hand is not None:
         results["hand_written"] = hand
         results["speedup_vs_hand_written"] = round(results["mb_per_s"] / hand["mb_per_s"], 1)
-    path = save(f"pipeline-{args.articles}-w{args.workers}-p{args.processes}", results)
-    print(f"machine: {machine()}")
-    print(f"night:   {args.articles:,} articles, {results['megabytes']} MB, workers {args.workers}, "
-          f"processes {args.processes}")
+    return results
+
+
+def print_results(results: dict, path: Path) -> None:
+    dedup, timeline = results["duplicates"], results["timeline"]
+    print(f"night:   {results['articles']:,} articles, {results['megabytes']} MB, workers {results['workers']}, "
+          f"processes {results['processes']}")
     print(f"total:   {results['seconds']} s (median of {results['runs_seconds']}), {results['articles_per_s']} "
           f"articles/s, {results['mb_per_s']} MB/s, peak {results['peak_rss_mb']} MB")
-    print("stages:  " + ", ".join(f"{k} {v} s" for k, v in report["seconds"].items()))
-    timeline = measured["timeline"]
+    print("stages:  " + ", ".join(f"{k} {v} s" for k, v in results["stage_seconds"].items()))
     print(f"tasks:   {timeline['before_first_task']} s before the first; "
           + ", ".join(f"{k} running {v} s" for k, v in timeline["tasks_running"].items()))
     print(f"dedup:   planted {dedup['planted']}, recall {dedup['recall']}, precision {dedup['precision']}")
     if "hand_written" in results:
         hand = results["hand_written"]
         print(f"by hand: {hand['articles_per_s']} articles/s, {hand['mb_per_s']} MB/s on {hand['articles']} articles "
-              f"(median of {hand['runs_mb_per_s']} MB/s, one run after each night); the pipeline is "
+              f"(median of {hand['runs_mb_per_s']} MB/s, one run after each round of nights); the pipeline is "
               f"{results['speedup_vs_hand_written']}x faster")
     print(f"results: {path}")
-    return 0
 
 
 if __name__ == "__main__":
