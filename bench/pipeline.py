@@ -280,9 +280,6 @@ def main() -> int:
         else:
             results[f"vs_{first['workers']}_workers"] = round(first["seconds"] / results["seconds"], 2)
         print_results(results, save(f"pipeline-{args.articles}-w{workers}-p{args.processes}", results))
-        if results is not first:
-            print(f"ratio:   {workers} workers are {first['seconds'] / results['seconds']:.2f}x "
-                  f"{first['workers']} (medians of runs taken in turn)")
     return 0
 
 
@@ -326,6 +323,9 @@ def print_results(results: dict, path: Path) -> None:
         print(f"by hand: {hand['articles_per_s']} articles/s, {hand['mb_per_s']} MB/s on {hand['articles']} articles "
               f"(median of {hand['runs_mb_per_s']} MB/s, one run after each round of nights); the pipeline is "
               f"{results['speedup_vs_hand_written']}x faster")
+    for key, ratio in results.items():
+        if key.startswith("vs_"):
+            print(f"ratio:   {results['workers']} workers are {ratio}x {key.split('_')[1]} (medians of runs taken in turn)")
     print(f"results: {path}")
 
 

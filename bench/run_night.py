@@ -97,7 +97,10 @@ def busy_seconds(started: float, seconds: float, events: list[dict]) -> dict:
             first = event["t"]
         spans[len(running)] += event["t"] - at
         at = event["t"]
-        (running.add if event["event"] == "start" else running.discard)(event["task"])
+        if event["event"] == "start":
+            running.add(event["task"])
+        else:
+            running.discard(event["task"])
     spans[len(running)] += started + seconds - at
     return {
         "before_first_task": round((first if first is not None else started + seconds) - started, 3),
