@@ -145,14 +145,12 @@ def run_nights(raw: Path, folders: list[tuple[Path, Path]], workers: int, proces
                          "--workers", str(workers), "--set", f"processes={processes}"])
     running = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                for command in commands]
-    results = []
-    for process in running:
-        stdout, stderr = process.communicate()
+    finished = [(process, *process.communicate()) for process in running]  # all waited for, even after a failure
+    for process, _stdout, stderr in finished:
         if process.returncode:
             sys.stderr.write(stderr.decode()[-3000:])
             raise SystemExit("the night failed")
-        results.append(orjson.loads(stdout))
-    return results
+    return [orjson.loads(stdout) for _process, stdout, _stderr in finished]
 
 
 def side_by_side(work: Path, count: int, repeat: int) -> dict:
