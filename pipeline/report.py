@@ -61,3 +61,22 @@ def build_report(
 def _reason_kind(reason: str) -> str:
     """A reason without its particulars: 'malformed JSON: unexpected ...' -> 'malformed JSON'."""
     return reason.split(":", 1)[0]
+
+
+def summary_line(report: dict[str, Any], html_path: str, done_before: bool = False) -> str:
+    """One line about a finished night, for the end of a run's log.
+
+    >>> summary_line({"date": "2026-11-27", "articles_in": 1135, "articles_out": 1087,
+    ...               "duplicates": {"exact": 45, "minhash": 3}, "rejected": 2,
+    ...               "seconds": {"read": 2.0, "write": 0.25}}, "out/2026-11-27/report.html")
+    'night 2026-11-27: 1,135 articles in, 1,087 out, 48 duplicates (45 exact, 3 minhash), 2 rejected, 2.25 s: out/2026-11-27/report.html'
+    """
+    duplicates = report["duplicates"]
+    methods = ", ".join(f"{count:,} {method}" for method, count in sorted(duplicates.items()))
+    seconds = sum(report.get("seconds", {}).values())
+    done = "already done: " if done_before else ""
+    return (
+        f"night {report['date']}: {done}{report['articles_in']:,} articles in, {report['articles_out']:,} out, "
+        f"{sum(duplicates.values()):,} duplicates ({methods}), {report['rejected']:,} rejected, "
+        f"{round(seconds, 2)} s: {html_path}"
+    )

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 import regex
 
-from pipeline.settings import PROJECT_ROOT
+from pipeline import shipped
 
-DEFAULT_RULES_PATH = PROJECT_ROOT / "config" / "boilerplate.toml"
+DEFAULT_RULES_PATH = shipped.RULES
 DEFAULT_MAX_WORDS = 12
 ACTIONS = ("drop", "caption")
 _WORDS = re.compile(r"\w+")

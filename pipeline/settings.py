@@ -1,73 +1,192 @@
-"""The ``[pipeline]`` settings, read from ``config/luigi.cfg``.
+"""The ``[pipeline]`` settings: defaults shipped with the package, overridden by Luigi's own
+configuration files and flags, and checked before a night does any work.
 
-Luigi reads ``luigi.cfg`` from the working folder and ``LUIGI_CONFIG_PATH``; this
-module adds the project's ``config/luigi.cfg`` (from the working folder, else
-beside the package) between the two, so ``LUIGI_CONFIG_PATH`` still overrides it.
-Every setting is also a command-line flag: ``raw_dir`` is ``--pipeline-raw-dir``.
+Where a value comes from, lowest priority first:
+
+1. the shipped ``config/luigi.cfg`` (package data, see ``shipped``);
+2. ``config/luigi.cfg`` in the working folder, if there is one (a project checkout);
+3. Luigi's configuration files: ``/etc/luigi/luigi.cfg``, ``luigi.cfg`` in the working
+   folder, ``LUIGI_CONFIG_PATH``;
+4. flags: ``raw_dir`` is ``--pipeline-raw-dir``.
+
+The first two fill in only what no file of Luigi's sets (:func:`apply_defaults`), so
+the shipped exit codes (``[retcode]``) and log level are in force whatever the
+install, and anything a user writes wins. Every setting is checked when first read:
+a value out of range, or an unknown key (a typo such as ``treshold``), stops the run
+with one line naming it (:func:`check`).
 """
 
 from __future__ import annotations
 
+import configparser
 import datetime as dt
-import os
+import difflib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import luigi
-from luigi.configuration import LuigiConfigParser
+import luigi.configuration
 
+from pipeline import shipped
 from pipeline.dedup import KEEP_POLICIES, DedupConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_NAME = Path("config") / "luigi.cfg"
+SECTION = "pipeline"
+CHECKOUT_CONFIG = Path("config") / "luigi.cfg"
 
 
-def project_config_path() -> Path | None:
-    """The project's luigi.cfg: the working folder's, else the one beside the package."""
-    for candidate in (Path.cwd() / CONFIG_NAME, PROJECT_ROOT / CONFIG_NAME):
-        if candidate.is_file():
-            return candidate
-    return None
+class SettingError(ValueError):
+    """A setting's value is wrong; the message names the setting and the value."""
 
 
-def register_project_config() -> None:
-    """Put the project's luigi.cfg in Luigi's config path, below LUIGI_CONFIG_PATH."""
-    path = project_config_path()
-    if path is None:
-        return
-    paths = LuigiConfigParser._config_paths
-    if str(path) in paths:
-        return
-    env_path = os.environ.get("LUIGI_CONFIG_PATH")
-    position = paths.index(env_path) if env_path in paths else len(paths)
-    paths.insert(position, str(path))
-    LuigiConfigParser.reload()
+def _read(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path, encoding="utf-8")
+    return parser
 
 
-register_project_config()
+_SHIPPED = _read(shipped.CONFIG)
+
+
+def _spellings(key: str) -> tuple[str, str]:
+    return key.replace("-", "_"), key.replace("_", "-")
+
+
+def apply_defaults() -> None:
+    """Fill in Luigi's configuration, option by option, from a checkout's
+    ``config/luigi.cfg`` and then the shipped one, where no other source sets it."""
+    config = luigi.configuration.get_config()
+    layers = [_read(CHECKOUT_CONFIG)] if CHECKOUT_CONFIG.is_file() else []
+    for layer in [*layers, _SHIPPED]:
+        for section in layer.sections():
+            if not config.has_section(section):
+                config.add_section(section)
+            for key, value in layer.items(section, raw=True):
+                if not any(config.has_option(section, k) for k in _spellings(key)):
+                    config.set(section, key, value)
+
+
+# --- the settings, each checked as it is parsed ---------------------------------------------
+
+
+class _Checked:
+    """A ``[pipeline]`` setting whose value is parsed and checked; errors name it."""
+
+    expected = "a value"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        super().__set_name__(owner, name)
+        self.setting = name
+
+    def parse(self, x: str) -> Any:
+        try:
+            value = super().parse(x)
+        except ValueError:
+            raise SettingError(f"[{SECTION}] {self.setting} = {x!r}: expected {self.expected}") from None
+        problem = self.problem(value)
+        if problem:
+            raise SettingError(f"[{SECTION}] {self.setting} = {x!r}: {problem}")
+        return value
+
+    def problem(self, value: Any) -> str | None:
+        return None
+
+
+class IntSetting(_Checked, luigi.IntParameter):
+    expected = "a whole number"
+
+    def __init__(self, description: str, minimum: int = 0, **kwargs: Any) -> None:
+        super().__init__(description=description, **kwargs)
+        self.minimum = minimum
+
+    def problem(self, value: int) -> str | None:
+        return f"must be at least {self.minimum}" if value < self.minimum else None
+
+
+class FractionSetting(_Checked, luigi.FloatParameter):
+    """A number in (0, 1] (or (0, 1) when ``below_one``)."""
+
+    expected = "a number"
+
+    def __init__(self, description: str, below_one: bool = False, **kwargs: Any) -> None:
+        super().__init__(description=description, **kwargs)
+        self.below_one = below_one
+
+    def problem(self, value: float) -> str | None:
+        if 0.0 < value < 1.0 or (value == 1.0 and not self.below_one):
+            return None
+        return "must be between 0 and 1 (" + ("both excluded)" if self.below_one else "0 excluded)")
+
+
+class ChoiceSetting(_Checked, luigi.Parameter):
+    def __init__(self, description: str, choices: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(description=description, **kwargs)
+        self.choices = choices
+
+    def problem(self, value: str) -> str | None:
+        return None if value in self.choices else f"must be one of {', '.join(self.choices)}"
+
+
+class TextSetting(_Checked, luigi.Parameter):
+    def __init__(self, description: str, prefixes: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(description=description, **kwargs)
+        self.prefixes = prefixes
+
+    def problem(self, value: str) -> str | None:
+        if self.prefixes and value and not value.startswith(self.prefixes):
+            return f"must be empty or start with {' or '.join(self.prefixes)}"
+        return None
+
+
+def _shipped(name: str) -> str:
+    return _SHIPPED.get(SECTION, name)
 
 
 class pipeline(luigi.Config):  # noqa: N801  (the class name is the config section's)
-    """Settings of the whole pipeline; each documented in config/luigi.cfg."""
+    """Settings of the whole pipeline; each documented in the shipped config/luigi.cfg."""
 
-    raw_dir = luigi.Parameter(default="samples", description="folder of night folders YYYY-MM-DD")
-    out_dir = luigi.Parameter(default="out", description="where each night's outputs go")
-    state_dir = luigi.Parameter(default="state", description="state kept across nights")
-    processes = luigi.IntParameter(default=1, description="processes per task for CPU-bound stages")
-    shard_bytes = luigi.IntParameter(default=8_000_000, description="bytes of raw files per shard task")
-    shard_files = luigi.IntParameter(default=500, description="files per shard task")
-    rules = luigi.Parameter(default="config/boilerplate.toml", description="boilerplate rules file")
-    min_words = luigi.IntParameter(default=20, description="articles shorter after cleaning are rejected")
-    threshold = luigi.FloatParameter(default=0.8, description="Jaccard similarity of near-duplicates")
-    num_perm = luigi.IntParameter(default=128, description="MinHash permutations")
-    shingle_size = luigi.IntParameter(default=5, description="words per shingle")
-    minhash_seed = luigi.IntParameter(default=1, description="seed of the MinHash permutations")
-    lsh_bands = luigi.IntParameter(default=0, description="LSH bands (0: chosen for the threshold)")
-    lsh_rows = luigi.IntParameter(default=0, description="LSH rows per band (0: chosen)")
-    lsh_recall = luigi.FloatParameter(default=0.99, description="chance a pair at the threshold is proposed")
-    keep = luigi.ChoiceParameter(choices=KEEP_POLICIES, default="first", description="keep policy")
-    history_days = luigi.IntParameter(default=0, description="earlier nights compared (0: all)")
-    index_url = luigi.Parameter(default="", description="redis://host:port/db for a shared index")
+    raw_dir = TextSetting("folder of night folders YYYY-MM-DD", default=_shipped("raw_dir"))
+    out_dir = TextSetting("where each night's outputs go", default=_shipped("out_dir"))
+    state_dir = TextSetting("state kept across nights", default=_shipped("state_dir"))
+    processes = IntSetting("processes per task for CPU-bound stages", 1, default=int(_shipped("processes")))
+    shard_bytes = IntSetting("bytes of raw files per shard task", 1, default=int(_shipped("shard_bytes")))
+    shard_files = IntSetting("files per shard task", 1, default=int(_shipped("shard_files")))
+    rules = TextSetting("boilerplate rules file", default=_shipped("rules"))
+    min_words = IntSetting("articles shorter after cleaning are rejected", 0, default=int(_shipped("min_words")))
+    threshold = FractionSetting("Jaccard similarity of near-duplicates", default=float(_shipped("threshold")))
+    num_perm = IntSetting("MinHash permutations", 2, default=int(_shipped("num_perm")))
+    shingle_size = IntSetting("words per shingle", 1, default=int(_shipped("shingle_size")))
+    minhash_seed = IntSetting("seed of the MinHash permutations", 0, default=int(_shipped("minhash_seed")))
+    lsh_bands = IntSetting("LSH bands (0: chosen for the threshold)", 0, default=int(_shipped("lsh_bands")))
+    lsh_rows = IntSetting("LSH rows per band (0: chosen)", 0, default=int(_shipped("lsh_rows")))
+    lsh_recall = FractionSetting("chance a pair at the threshold is proposed", below_one=True,
+                                 default=float(_shipped("lsh_recall")))
+    keep = ChoiceSetting("keep policy", KEEP_POLICIES, default=_shipped("keep"))
+    history_days = IntSetting("earlier nights compared (0: all)", 0, default=int(_shipped("history_days")))
+    index_url = TextSetting("redis://host:port/db for a shared index", ("redis://", "rediss://", "unix://"),
+                            default=_shipped("index_url"))
+    keep_stages = IntSetting("nights whose stages/ are kept whole (0: all)", 0,
+                             default=int(_shipped("keep_stages")))
+
+
+SETTING_NAMES = tuple(sorted(name for name, _ in pipeline.get_params()))
+
+
+def unknown_settings() -> list[str]:
+    """Keys of ``[pipeline]`` in the configuration files that are no setting, each with the
+    nearest setting's name when there is one (``treshold`` -> ``threshold``)."""
+    config = luigi.configuration.get_config()
+    if not config.has_section(SECTION):
+        return []
+    problems = []
+    for key in sorted(config.options(SECTION)):
+        if _spellings(key)[0] in SETTING_NAMES:
+            continue
+        near = difflib.get_close_matches(_spellings(key)[0], SETTING_NAMES, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else f" (settings: {', '.join(SETTING_NAMES)})"
+        problems.append(f"unknown setting [{SECTION}] {key}{hint}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -100,22 +219,36 @@ def history_since(date: dt.date) -> str | None:
 
 
 def rules_path() -> Path:
-    """The boilerplate rules file: as given, else relative to the project root."""
-    path = Path(pipeline().rules)
-    if not path.is_absolute() and not path.exists():
-        path = PROJECT_ROOT / path
-    return path
+    """The boilerplate rules file (see ``shipped.resolve``)."""
+    return shipped.resolve(pipeline().rules)
 
 
 def dedup_config() -> DedupConfig:
     cfg = pipeline()
-    return DedupConfig(
-        threshold=cfg.threshold,
-        num_perm=cfg.num_perm,
-        shingle_size=cfg.shingle_size,
-        seed=cfg.minhash_seed,
-        keep=cfg.keep,
-        bands=cfg.lsh_bands,
-        rows=cfg.lsh_rows,
-        lsh_recall=cfg.lsh_recall,
-    )
+    return _dedup_config(cfg.threshold, cfg.num_perm, cfg.shingle_size, cfg.minhash_seed, cfg.keep,
+                         cfg.lsh_bands, cfg.lsh_rows, cfg.lsh_recall)
+
+
+@functools.lru_cache(maxsize=8)
+def _dedup_config(threshold: float, num_perm: int, shingle_size: int, seed: int, keep: str, bands: int,
+                  rows: int, recall: float) -> DedupConfig:
+    try:
+        return DedupConfig(threshold=threshold, num_perm=num_perm, shingle_size=shingle_size, seed=seed,
+                           keep=keep, bands=bands, rows=rows, lsh_recall=recall)
+    except ValueError as error:
+        raise SettingError(f"[{SECTION}] {error}") from None
+
+
+def check() -> "pipeline":
+    """Every setting read and checked: unknown keys, values out of range, the dedup settings
+    together. Raises :class:`SettingError` naming the first problem."""
+    problems = unknown_settings()
+    if problems:
+        raise SettingError(problems[0])
+    try:
+        cfg = pipeline()
+    except ValueError as error:  # Luigi wraps what a setting's parse raised
+        cause = error.__cause__
+        raise SettingError(str(cause if isinstance(cause, SettingError) else error)) from None
+    dedup_config()
+    return cfg

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 import luigi
 import orjson
 
-from pipeline import boilerplate, dedup, encoding, htmlreport, readers, sitelines
+from pipeline import boilerplate, checks, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
 from pipeline.history import Superseded, open_history
 from pipeline.jsonl import (
@@ -49,9 +49,10 @@ from pipeline.jsonl import (
 from pipeline.nightdata import Night, top_removed
 from pipeline.parallel import chunked, read_in_chunks, run_chunks, tune_malloc
 from pipeline.records import Article, Rejection
-from pipeline.report import build_report
+from pipeline.exits import Exit, refuse
+from pipeline.report import build_report, summary_line
 from pipeline.rules import RulesError, load_rules
-from pipeline.settings import dedup_config, history_since, night_paths, pipeline, rules_path
+from pipeline.settings import apply_defaults, dedup_config, history_since, night_paths, pipeline, rules_path
 
 __all__ = ["CleanCorpus", "pipeline"]
 
@@ -102,13 +103,29 @@ class Progress:
         logger.info(message)
 
 
+class NightParameter(luigi.DateParameter):
+    """A night, ``YYYY-MM-DD``; anything else stops the run with one line (exit code 2)."""
+
+    def parse(self, s: str) -> dt.date:
+        try:
+            return super().parse(s)
+        except ValueError:
+            refuse(Exit.USAGE, f"--date {s!r}: not a night YYYY-MM-DD")
+
+
 class RawNight(luigi.ExternalTask):
     """A night's raw folder, written by the scraper."""
 
-    date = luigi.DateParameter()
+    date = NightParameter()
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(night_paths(self.date).raw))
+
+
+@RawNight.event_handler(luigi.Event.DEPENDENCY_MISSING)
+def _raw_night_missing(task: RawNight) -> None:
+    logger.error("night %s: no raw folder %s (raw_dir = %s)", task.date,
+                 Path(task.output().path).absolute(), pipeline().raw_dir)
 
 
 def _prepare_before_forking() -> None:
@@ -130,7 +147,11 @@ def _prepare_before_forking() -> None:
 class NightTask(luigi.Task):
     """A task about one night."""
 
-    date = luigi.DateParameter()
+    date = NightParameter()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        checks.before_any_work()  # the settings, rules and servers, once per process
 
     @functools.cached_property
     def paths(self):
@@ -562,7 +583,17 @@ class CleanCorpus(NightTask):
         return [date for date in parameter_tuples if cls(date=date).complete()]
 
     def run(self) -> None:
-        """Nothing left to do: the required tasks wrote the night."""
+        """The required tasks wrote the night: say so in one line."""
+        logger.info(self.summary())
+
+    def summary(self, done_before: bool = False) -> str:
+        html = self.output()["report_html"].path
+        return summary_line(read_json(self.output()["report_json"].path), html, done_before)
+
+
+@CleanCorpus.event_handler(luigi.Event.DEPENDENCY_PRESENT)
+def _night_already_done(task: CleanCorpus) -> None:
+    logger.info(task.summary(done_before=True))
 
 
 class GatherRemoved(NightTask):
@@ -727,6 +758,9 @@ def _rejection_order(record: dict) -> tuple:
     return (record["file"], _STAGE_ORDER.get(record["stage"], 9), record["line"] or 0, record["offset"] or 0)
 
 
+# The Luigi entry point's one duty on import: the shipped settings, exit codes and log
+# level take effect wherever `luigi --module pipeline.tasks` runs (see settings).
+apply_defaults()
 tune_malloc()
 # With several workers Luigi forks a process per task. The garbage collector of each
 # child would otherwise walk (and so copy, page by page) every object inherited from

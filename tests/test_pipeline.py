@@ -284,11 +284,12 @@ def test_exit_codes_are_distinct(tmp_path):
     (tmp_path / "raw" / SAMPLE_NIGHT).mkdir(parents=True)
     shutil.copy(SAMPLES / SAMPLE_NIGHT / "harbour-times.txt", tmp_path / "raw" / SAMPLE_NIGHT)
     missing = luigi_cli(tmp_path, "--date", "2026-11-01")
-    unhandled = luigi_cli(tmp_path, "--date", "yesterday")
+    malformed_date = luigi_cli(tmp_path, "--date", "yesterday")
+    bad_setting = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT, "--pipeline-threshold", "80")
     (tmp_path / "blocked").write_text("a file where the output folder should be")
     failed = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT, "--pipeline-out-dir", str(tmp_path / "blocked"))
     ok = luigi_cli(tmp_path, "--date", SAMPLE_NIGHT)
-    assert (missing, failed, unhandled, ok) == (3, 4, 5, 0)
+    assert (missing, failed, malformed_date, bad_setting, ok) == (3, 4, 2, 9, 0)
 
 
 def test_small_files_are_grouped_into_shards(night):
