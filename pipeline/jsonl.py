@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,10 +37,15 @@ def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A run killed mid-write leaves its temporary file behind; the next writer of the
-        # same file clears it (only one task ever writes a given output).
+        # same file clears it, unless the run that made it is still alive (two runs of a
+        # night at once, or another machine's run): temporary files are private to a run.
         for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-            _remove_quietly(str(stale))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            if not owner_alive(stale.name[len(path.name) + 2 : -len(".tmp")]):
+                _remove_quietly(str(stale))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{run_tag()}.", suffix=".tmp", dir=path.parent)
+        # mkstemp makes the file private (0600); an output is as readable as any file
+        # the process creates (0644 under umask 022), for the web server or next job.
+        os.fchmod(fd, 0o666 & ~current_umask())
     except OSError as error:
         raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
     try:
@@ -56,12 +62,57 @@ def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
         raise
 
 
+_HOST = socket.gethostname()
+
+
+def run_tag() -> str:
+    """What names this process in its temporary files: ``host-pid``."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def owner_alive(tag: str) -> bool:
+    """Whether the run whose temporary file carries ``tag`` (``host-pid.random``, see
+    :func:`run_tag`) may still be writing it: a process of this machine that is alive,
+    or a process of another machine (which this one cannot see).
+
+    >>> owner_alive(run_tag() + ".abc123"), owner_alive(f"{_HOST}-999999999.x"), owner_alive("other-host-1.x")
+    (True, False, True)
+    """
+    owner, _, _ = tag.rpartition(".")
+    host, _, pid = owner.rpartition("-")
+    if not host or not pid.isdigit():
+        return False  # an earlier version's name (no owner): left by a killed run
+    if host != _HOST:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, without changing it)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def place_file(source: Path | str, path: Path | str) -> None:
     """Make ``path`` hold ``source``'s bytes, atomically: a hard link to the same file
     (no copy) where the filesystem allows one, else a copy written like any output.
     ``source`` must be complete (written by :func:`atomic_writer`)."""
     path = Path(path)
-    tmp = str(path.parent / f".{path.name}.{os.getpid()}.link.tmp")
+    tmp = str(path.parent / f".{path.name}.{run_tag()}.link.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_quietly(tmp)

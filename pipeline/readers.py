@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import orjson
+import xxhash
 
 from pipeline.decoding import Decoded, decode_bytes
 from pipeline.records import Article, Rejection, excerpt
@@ -255,10 +256,26 @@ class Shard:
 
     index: int
     files: tuple[str, ...]
+    sizes: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
-        return f"shard-{self.index:05d}"
+        return self.name_of(self.index)
+
+    @staticmethod
+    def name_of(index: int) -> str:
+        return f"shard-{index:05d}"
+
+    @property
+    def digest(self) -> str:
+        """The shard's files and sizes, hashed: what names the shard's tasks beside its
+        index, so that a task parameter stays short however many files a shard holds.
+
+        >>> Shard(0, ("a.txt", "b.txt"), (10, 20)).digest
+        '56841cecbc3f'
+        """
+        listing = "".join(f"{name}\t{size}\n" for name, size in zip(self.files, self.sizes))
+        return xxhash.xxh3_64_hexdigest(listing.encode("utf-8"))[:12]
 
 
 def plan_shards(files: list[str], sizes: list[int], max_bytes: int, max_files: int) -> list[Shard]:
@@ -271,16 +288,16 @@ def plan_shards(files: list[str], sizes: list[int], max_bytes: int, max_files: i
     [('a', 'b'), ('c',), ('d',)]
     """
     shards: list[Shard] = []
-    current: list[str] = []
+    current: list[tuple[str, int]] = []
     current_bytes = 0
     for name, size in zip(files, sizes):
         if current and (current_bytes + size > max_bytes or len(current) >= max_files):
-            shards.append(Shard(len(shards), tuple(current)))
+            shards.append(Shard(len(shards), *map(tuple, zip(*current))))
             current, current_bytes = [], 0
-        current.append(name)
+        current.append((name, size))
         current_bytes += size
     if current:
-        shards.append(Shard(len(shards), tuple(current)))
+        shards.append(Shard(len(shards), *map(tuple, zip(*current))))
     return shards
 
 

@@ -62,12 +62,12 @@ PROGRESS_EVERY = 5.0
 
 
 def write_stats(target: luigi.LocalTarget, counts: dict[str, Any], started: float | None = None,
-                seconds: float | None = None) -> None:
+                seconds: float | None = None, **extra: Any) -> None:
     """A task's ``stats.json``: what it counted and how long it took (the report's source):
-    ``seconds``, or the time since ``started``."""
+    ``seconds``, or the time since ``started``; ``extra``: more about the task (its files)."""
     if seconds is None:
         seconds = time.perf_counter() - started
-    write_json(target.path, {"counts": counts, "seconds": round(seconds, 3)})
+    write_json(target.path, {"counts": counts, "seconds": round(seconds, 3), **extra})
 
 
 class Lines:
@@ -167,7 +167,7 @@ class NightTask(luigi.Task):
         return self._plan
 
     def shard_tasks(self, task_class: type["ShardTask"]) -> list["ShardTask"]:
-        return [task_class(date=self.date, shard=s.index, files=s.files) for s in self.plan()[0]]
+        return [task_class(date=self.date, shard=s.index, digest=s.digest) for s in self.plan()[0]]
 
 
 class ShardTask(NightTask):
@@ -177,13 +177,29 @@ class ShardTask(NightTask):
     """
 
     shard = luigi.IntParameter()
-    files = luigi.ListParameter()
+    # The shard's file list is the night's plan's, not a parameter: a parameter is in
+    # every log line and luigid row of the task, and a shard may hold thousands of files.
+    digest = luigi.Parameter(description="the shard's files and sizes, hashed (readers.Shard.digest)")
     stage_dir: str = ""
     parts = {"articles": "articles.jsonl", "rejected": "rejected.jsonl", "stats": "stats.json"}
 
+    @functools.cached_property
+    def planned(self) -> readers.Shard:
+        """This task's shard of the night's plan; the plan must still be the one that named
+        the task (files changed in between make another shard, another task)."""
+        shard = next((s for s in self.plan()[0] if s.index == self.shard), None)
+        if shard is None or shard.digest != self.digest:
+            raise RuntimeError(f"{self.paths.raw}: the night's files changed since this run planned shard "
+                               f"{self.shard} ({self.digest}); run the night again")
+        return shard
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self.planned.files
+
     @property
     def shard_name(self) -> str:
-        return readers.Shard(self.shard, tuple(self.files)).name
+        return readers.Shard.name_of(self.shard)
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         return self.stage_targets(self.stage_dir, self.parts)
@@ -196,13 +212,14 @@ class ShardTask(NightTask):
         }
 
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
-        return task_class(date=self.date, shard=self.shard, files=self.files)
+        return task_class(date=self.date, shard=self.shard, digest=self.digest)
 
     def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
-              started: float, extra: dict[str, Iterable[dict] | Lines] | None = None, minus: float = 0.0) -> None:
+              started: float, extra: dict[str, Iterable[dict] | Lines] | None = None, minus: float = 0.0,
+              **stats: Any) -> None:
         """The stage's files: article records, rejection records, extra parts (records, or
         ``Lines``: JSONL already made by the worker processes), stats (the seconds since
-        ``started``, ``minus`` those spent on another stage's work)."""
+        ``started``, ``minus`` those spent on another stage's work, and ``stats``)."""
         out = self.output()
         for name, records in [*(extra or {}).items(), ("rejected", rejections), ("articles", articles)]:
             if isinstance(records, Lines):
@@ -211,7 +228,7 @@ class ShardTask(NightTask):
                 write_jsonl(out[name].path, records)
         # With a pool of processes, ``minus`` adds up the processes' seconds: the split
         # between the two stages is then approximate.
-        write_stats(out["stats"], counts, seconds=max(0.0, time.perf_counter() - started - minus))
+        write_stats(out["stats"], counts, seconds=max(0.0, time.perf_counter() - started - minus), **stats)
         if self.set_status_message:
             self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
@@ -238,6 +255,9 @@ class ReadFile(ShardTask):
 
     def run(self) -> None:
         started = time.perf_counter()
+        shard = self.planned
+        logger.info("%s: %d files, %d bytes: %s", self.task_id, len(shard.files), sum(shard.sizes),
+                    shard.files[0] if len(shard.files) == 1 else f"{shard.files[0]} ... {shard.files[-1]}")
         rules = load_rules(rules_path())
         markers = {rel: rules.for_source(None, rel)[0] for rel in self.files}
         processes = pipeline().processes
@@ -263,7 +283,8 @@ class ReadFile(ShardTask):
             "rejected": sum(chunk["rejected"] for chunk in results),
         }
         self.write(Lines([chunk["lines"] for chunk in results]), Lines([chunk["rejections"] for chunk in results]),
-                   counts, started, minus=repair_seconds)
+                   counts, started, minus=repair_seconds,
+                   files=[{"file": f, "bytes": size} for f, size in zip(shard.files, shard.sizes)])
 
 
 def _read_and_repair(files: list[str], night_dir: Path, date: str, markers: dict[str, str]) -> dict[str, Any]:
@@ -648,7 +669,6 @@ class WriteOutputs(NightTask):
         started = time.perf_counter()
         inputs = self.input()
         shards, listing_rejections = self.plan()
-        files = [f for shard in shards for f in shard.files]
         decisions = list(read_jsonl(inputs["dedup"]["decisions"].path))
         duplicates: list[dict[str, Any]] = []
         out = self.output()
@@ -673,7 +693,7 @@ class WriteOutputs(NightTask):
         write_jsonl(out["duplicates_jsonl"].path, duplicates)
         place_file(gathered["rejected"].path, out["rejected_jsonl"].path)
         place_file(gathered["removed"].path, out["removed_jsonl"].path)
-        inputs_manifest = [{"file": f, "bytes": (self.paths.raw / f).stat().st_size} for f in files]
+        inputs_manifest = [{"file": f, "bytes": size} for shard in shards for f, size in zip(shard.files, shard.sizes)]
         report = build_report(
             self.paths.date, inputs_manifest, stats, rejected, articles_out, time.perf_counter() - started
         )
