@@ -9,15 +9,21 @@ run through :func:`pipeline.exits.refuse` with its own exit code.
 
 from __future__ import annotations
 
+import logging
 import socket
+from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlsplit
 
 import luigi.interface
 from luigi.cmdline_parser import CmdlineParser
 
 from pipeline.exits import Exit, refuse
+from pipeline.history import HistoryDamaged, HistoryMismatch, in_window, open_history, stale_nights
 from pipeline.rules import RulesError, load_rules
-from pipeline.settings import SettingError, check, rules_path
+from pipeline.settings import SettingError, check, dedup_config, pipeline, rules_path
+
+logger = logging.getLogger("luigi-interface")
 
 # Seconds to wait for the scheduler or Redis to accept a connection.
 CONNECT_TIMEOUT = 3.0
@@ -87,3 +93,32 @@ def _unreachable(host: str, port: int) -> str | None:
     except OSError as error:
         return error.strerror or str(error)
     return None
+
+
+def history_sound(night: str, window: tuple[str | None, set[str]] | None = None,
+                  site_nights: Sequence[str] = ()) -> None:
+    """Stop the run (exit 11) when the history tonight will read is incomplete or damaged
+    (see ``History.window_problems``); stale earlier nights are logged as warnings.
+    Checked when the night is scheduled, so that nothing runs against a broken history."""
+    cfg = pipeline()
+    try:
+        history = open_history(cfg.state_dir, cfg.index_url, dedup_config())
+    except HistoryMismatch as error:
+        refuse(Exit.BAD_SETTINGS, str(error))
+    except HistoryDamaged as error:
+        refuse(Exit.HISTORY, str(error))
+    try:
+        problems = history.window_problems(night, window, site_nights, Path(cfg.state_dir) / "site_lines")
+        if window is not None:
+            since = window[0]
+            problems += [p for p in stale_nights(history.nights())
+                         if p.night is not None and in_window(p.night, None, night, since)]
+    finally:
+        history.close()
+    for problem in problems:
+        if problem.warning:
+            logger.warning("history: %s", problem)
+    damage = [p for p in problems if not p.warning]
+    if damage:
+        more = f" (and {len(damage) - 1} more: python -m pipeline history verify)" if len(damage) > 1 else ""
+        refuse(Exit.HISTORY, f"night {night}: the history is not sound: {damage[0]}{more}")

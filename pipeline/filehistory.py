@@ -1,256 +1,278 @@
-"""The embedded history: one folder of numpy arrays per committed night (the default).
+"""One committed night of the history on disk: a folder of numpy arrays, and its lookups.
 
-    state_dir/history/
-      SETTINGS                the dedup settings the history was built with
-      .lock                   readers share it, a commit takes it alone
-      2026-11-26/             one night's kept articles, written whole and renamed in place
-        docs.jsonl            [key, id, rank, n_words, exact, title, published] a line
-        docs.offsets.npy      byte offset of each line (so one article is read alone)
-        shingles.npy          the articles' shingle hashes, end to end (uint64)
-        shingles.offsets.npy  where each article's shingles start and end
-        signatures.npy        MinHash signatures (articles x num_perm, uint32)
-        bands.npy             LSH band fingerprints, sorted (int64) ...
-        bands.docs.npy        ... and the article each belongs to
-        exact.npy             exact-duplicate keys, sorted ...
-        exact.docs.npy        ... and their articles
-        superseded.jsonl      earlier nights' articles this night superseded: [night, key, by]
+    state_dir/history/2026-11-26/   one night's kept articles, written whole, renamed in place
+      COMMIT.json           the folder's own identity: night, article count, digest of its files
+      docs.jsonl            [key, id, rank, n_words, exact, title, published] a line
+      docs.offsets.npy      byte offset of each line (so one article is read alone)
+      shingles.npy          the articles' shingle hashes, end to end (uint64)
+      shingles.offsets.npy  where each article's shingles start and end
+      signatures.npy        MinHash signatures (articles x num_perm, uint32)
+      bands.npy             LSH band fingerprints, sorted (int64) ...
+      bands.docs.npy        ... and the article each belongs to
+      exact.npy             exact-duplicate keys, sorted ...
+      exact.docs.npy        ... and their articles
+      superseded.jsonl      earlier nights' articles this night superseded: [night, key, by]
 
-A night is written once, never updated: committing a night writes a new folder and
-renames it over the old one, so a rerun replaces the night's entries and a crash
-leaves either the old folder or the new one. Looking tonight's articles up is one
-binary search of their band fingerprints (and exact keys) in each earlier night's
-sorted arrays; only the articles found are read. That keeps a night's cost
-proportional to the night and the number of nights, with no B-tree to update: the
-SQLite index this replaces spent most of the dedup stage inserting band rows.
+A night is written once, never updated: a new folder, renamed over the old one (see
+``history``), so a rerun replaces the night's entries and a crash leaves either the
+old folder or the new one. Looking tonight's articles up is one binary search of their
+band fingerprints (and exact keys) in each earlier night's sorted arrays; only the
+articles found are read, so a night's cost grows with the night and the number of
+nights, not with the history's size.
 
-A history written by the earlier SQLite store (``state_dir/history.sqlite``) is
-converted on first open and the file renamed ``history.sqlite.migrated``.
+Every file's size and XXH3 checksum is computed as it is written: the manifest keeps
+them, and a damaged file is named rather than read as a wrong answer.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import orjson
+import xxhash
 
 from pipeline.dedup import DedupConfig, Doc, band_fingerprints
-from pipeline.history import HistoryMismatch, SqliteHistory, Superseded, in_window, settings_fingerprint
+from pipeline.jsonl import OutputError
 
-STORE = "files-1"
-SETTINGS_NAME = "SETTINGS"
-LOCK_NAME = ".lock"
-MIGRATED_SUFFIX = ".migrated"
+COMMIT_NAME = "COMMIT.json"
+# The files of a night folder, largest first (the order they are written in).
+FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy",
+         "bands.npy", "bands.docs.npy", "exact.npy", "exact.docs.npy", "superseded.jsonl")
+# Bytes read at a time when a file is checksummed.
+READ_BLOCK = 1 << 22
 
 
-class FileHistory:
-    """History in night folders; see the module docstring."""
+class HistoryDamaged(RuntimeError):
+    """A history file is missing, damaged or disagrees with the manifest; the message names it."""
 
-    def __init__(self, folder: Path, config: DedupConfig, legacy_sqlite: Path | None = None) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.config = folder, config
-        self._lock = open(folder / LOCK_NAME, "a+b")
-        with self._locked(fcntl.LOCK_EX):
-            self._check_settings()
-            self._recover()
-            if legacy_sqlite is not None and legacy_sqlite.exists():
-                self._migrate(legacy_sqlite)
 
-    # --- the History protocol -------------------------------------------------------------
+class FileSum(NamedTuple):
+    """A file's size and XXH3-64 checksum (hexadecimal)."""
 
-    def candidates(self, docs: Sequence[Doc], night: str, since: str | None) -> dict[str, list[Doc]]:
-        if not docs:
-            return {}
-        shingled = np.array([i for i, d in enumerate(docs) if len(d.shingles)], dtype=np.int64)
-        if len(shingled):
-            prints = band_fingerprints(np.stack([docs[i].signature for i in shingled]), self.config).ravel()
-            band_owner = np.repeat(shingled, self.config.bands)
-        else:
-            prints, band_owner = np.empty(0, np.int64), np.empty(0, np.int64)
-        exact = np.array([d.exact.encode("ascii") for d in docs])
-        # Sorted needles make each night's binary searches several times faster.
-        band_order, exact_order = np.argsort(prints, kind="stable"), np.argsort(exact, kind="stable")
-        prints, band_owner, exact = prints[band_order], band_owner[band_order], exact[exact_order]
-        found: dict[int, set[tuple[str, int]]] = defaultdict(set)  # tonight's doc -> (night, article)
-        with self._locked(fcntl.LOCK_SH):
-            nights = self._nights()
-            superseded = {
-                (old_night, key)
-                for m in nights if m < night
-                for old_night, key, _by in self._superseded(m)
-            }
-            for m in (m for m in nights if in_window(m, None, night, since)):
-                folder = self.folder / m
-                for values, owners, name in ((prints, band_owner, "bands"), (exact, exact_order, "exact")):
-                    for position, article in _lookup(folder, name, values):
-                        found[int(owners[position])].add((m, article))
-            wanted: dict[str, set[int]] = defaultdict(set)
-            for hits in found.values():
-                for m, article in hits:
-                    wanted[m].add(article)
-            loaded = {
-                (m, article): doc
-                for m, articles in sorted(wanted.items())
-                for article, doc in zip(sorted(articles), _read_docs(self.folder / m, sorted(articles)))
-            }
-        out: dict[str, list[Doc]] = {}
-        for i in sorted(found, key=lambda i: docs[i].key):
-            matches = {
-                doc.key: doc for doc in (loaded[hit] for hit in found[i])
-                if (doc.night, doc.key) not in superseded
-            }
-            if matches:
-                out[docs[i].key] = [matches[key] for key in sorted(matches)]
+    bytes: int
+    xxh3: str
+
+
+def checksum(path: Path) -> FileSum:
+    """A file's size and checksum, read in blocks."""
+    digest = xxhash.xxh3_64()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return FileSum(size, digest.hexdigest())
+
+
+def files_digest(files: dict[str, FileSum]) -> str:
+    """What identifies a night's commit: its files' names, sizes and checksums, hashed.
+
+    >>> files_digest({"b.npy": FileSum(8, "00ff"), "a.jsonl": FileSum(3, "1234")})
+    '22af70f7429d09e5'
+    """
+    listing = "".join(f"{name}\t{s.bytes}\t{s.xxh3}\n" for name, s in sorted(files.items()))
+    return xxhash.xxh3_64_hexdigest(listing.encode("utf-8"))
+
+
+def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]],
+                config: DedupConfig) -> dict[str, FileSum]:
+    """Write a night's folder (``folder`` must not exist yet) and return its files' sums.
+
+    Each file is flushed to disk by a second thread while the next one is computed and
+    written (fsync waits for the disk, not the processor), largest first. A write that
+    fails raises :class:`OutputError` naming the file."""
+    try:
+        folder.mkdir()
+    except OSError as error:
+        raise OutputError(error.errno, f"cannot write {folder}: {error.strerror}") from error
+    with _Syncer(folder) as syncer:
+        lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
+        shingle_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=shingle_offsets[1:])
+        syncer.write("shingles.npy", _Streamed(np.dtype("<u8"), int(shingle_offsets[-1]), [d.shingles for d in kept]))
+        syncer.write("shingles.offsets.npy", shingle_offsets)
+        lines = [orjson.dumps([d.key, d.id, d.rank, d.n_words, d.exact, d.title, d.published]) + b"\n" for d in kept]
+        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum([len(line) for line in lines], out=offsets[1:])
+        syncer.write("docs.jsonl", b"".join(lines))
+        syncer.write("docs.offsets.npy", offsets)
+        signatures = (
+            np.stack([d.signature for d in kept]).astype(np.uint32)
+            if kept else np.empty((0, config.num_perm), np.uint32)
+        )
+        syncer.write("signatures.npy", signatures)
+        prints, owners = band_index(signatures, lengths, config)
+        syncer.write("bands.npy", prints)
+        syncer.write("bands.docs.npy", owners)
+        exact, exact_owners = exact_index([d.exact for d in kept])
+        syncer.write("exact.npy", exact)
+        syncer.write("exact.docs.npy", exact_owners)
+        syncer.write("superseded.jsonl", b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)))
+    sums = syncer.sums
+    commit = {"night": night, "articles": len(kept), "digest": files_digest(sums)}
+    _write_synced(folder / COMMIT_NAME, orjson.dumps(commit, option=orjson.OPT_INDENT_2) + b"\n")
+    _fsync_dir(folder)
+    return sums
+
+
+def band_index(signatures: np.ndarray, lengths: np.ndarray, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The night's band fingerprints, sorted, and the article each belongs to (articles
+    without shingles have none: they only ever match exactly)."""
+    shingled = np.flatnonzero(lengths)
+    if len(shingled):
+        prints = band_fingerprints(signatures[shingled], config).ravel()
+        owners = np.repeat(shingled, config.bands)
+    else:
+        prints, owners = np.empty(0, np.int64), np.empty(0, np.int64)
+    order = np.lexsort((owners, prints))
+    return prints[order].astype(np.int64), owners[order].astype(np.int32)
+
+
+def exact_index(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The night's exact-duplicate keys, sorted, and the article each belongs to."""
+    exact = np.array([key.encode("ascii") for key in keys]) if len(keys) else np.empty(0, "S32")
+    order = np.lexsort((np.arange(len(keys)), exact))
+    return exact[order], order.astype(np.int32)
+
+
+@dataclass(frozen=True)
+class NightFolder:
+    """A committed night's folder, read."""
+
+    path: Path
+
+    @property
+    def night(self) -> str:
+        return self.path.name
+
+    def commit_record(self) -> dict:
+        return self._read(COMMIT_NAME, lambda p: orjson.loads(p.read_bytes()))
+
+    def lookup(self, name: str, values: np.ndarray) -> Iterator[tuple[int, int]]:
+        """(index in ``values``, article) for each value found in the night's sorted
+        ``name`` array (``bands`` or ``exact``); ``values`` sorted makes it faster."""
+        table = self.array(f"{name}.npy")
+        if not len(table) or not len(values):
+            return
+        articles = self.array(f"{name}.docs.npy")
+        start = np.searchsorted(table, values, side="left")
+        hit = np.flatnonzero(table[np.minimum(start, len(table) - 1)] == values)
+        for position in hit.tolist():
+            k = int(start[position])
+            while k < len(table) and table[k] == values[position]:  # equal values sit side by side
+                yield position, int(articles[k])
+                k += 1
+
+    def read_docs(self, articles: Sequence[int]) -> list[Doc]:
+        """Some of the night's articles, by number, reading only their lines and shingles."""
+        offsets = self.array("docs.offsets.npy")
+        shingle_offsets = self.array("shingles.offsets.npy")
+        shingles = self.array("shingles.npy", mmap_mode="r")
+        signatures = self.array("signatures.npy", mmap_mode="r")
+        out = []
+        path = self.path / "docs.jsonl"
+        try:
+            with open(path, "rb") as handle:
+                for article in articles:
+                    handle.seek(int(offsets[article]))
+                    key, doc_id, rank, n_words, exact, title, published = orjson.loads(
+                        handle.read(int(offsets[article + 1] - offsets[article]))
+                    )
+                    out.append(Doc(
+                        key=key, id=doc_id, night=self.night, rank=rank, n_words=n_words, exact=exact,
+                        shingles=np.array(shingles[shingle_offsets[article] : shingle_offsets[article + 1]]),
+                        signature=np.array(signatures[article]), title=title, published=published,
+                    ))
+        except (OSError, ValueError, IndexError) as error:
+            raise HistoryDamaged(f"{path}: cannot read article {article}: {error}") from error
         return out
 
-    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[Superseded]) -> None:
-        with self._locked(fcntl.LOCK_EX):
-            self._write_night(night, kept, [tuple(entry) for entry in superseded])
+    def superseded(self) -> list[tuple[str, str, str]]:
+        return self._read("superseded.jsonl", lambda p: [tuple(orjson.loads(line)) for line in p.read_bytes().splitlines()])
 
-    def close(self) -> None:
-        self._lock.close()
+    def articles(self) -> int:
+        return len(self.array("docs.offsets.npy")) - 1
 
-    # --- storage ----------------------------------------------------------------------------
+    def all_docs(self) -> list[Doc]:
+        return self.read_docs(range(self.articles()))
 
-    @contextmanager
-    def _locked(self, mode: int) -> Iterator[None]:
-        fcntl.flock(self._lock, mode)
+    def array(self, name: str, mmap_mode: str | None = None) -> np.ndarray:
+        """One of the folder's ``.npy`` files, loaded (or mapped)."""
+        return self._read(name, lambda p: np.load(p, mmap_mode=mmap_mode, allow_pickle=False))
+
+    def _read(self, name: str, read):
+        path = self.path / name
         try:
-            yield
-        finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            return read(path)
+        except (OSError, ValueError, EOFError) as error:
+            raise HistoryDamaged(f"{path}: cannot be read ({error})") from error
 
-    def _check_settings(self) -> None:
-        fingerprint = f"{settings_fingerprint(self.config)}-{STORE}"
-        path = self.folder / SETTINGS_NAME
-        if not path.exists():
-            _write_atomic(path, fingerprint.encode() + b"\n")
-            return
-        found = path.read_text().strip()
-        if found != fingerprint:
-            raise HistoryMismatch(
-                f"{self.folder} was built with dedup settings {found}, not {fingerprint}: "
-                "move it away (or restore the settings) before running"
-            )
 
-    def _nights(self) -> list[str]:
-        return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+class _Hashing:
+    """A binary file that checksums and counts what is written to it."""
 
-    def _recover(self) -> None:
-        """Finish or undo a commit that was interrupted (called under the exclusive lock)."""
-        for path in sorted(self.folder.glob(".*.tmp-*")):
-            shutil.rmtree(path)
-        for path in sorted(self.folder.glob(".*.old-*")):
-            night = path.name[1:].split(".old-")[0]
-            if (self.folder / night).exists():
-                shutil.rmtree(path)
-            else:  # killed between the two renames: the previous version is the night's
-                path.rename(self.folder / night)
+    def __init__(self, handle) -> None:
+        self.handle, self.digest, self.size = handle, xxhash.xxh3_64(), 0
 
-    def _superseded(self, night: str) -> list[list[str]]:
-        path = self.folder / night / "superseded.jsonl"
-        return [orjson.loads(line) for line in path.read_bytes().splitlines()]
-
-    def _write_night(self, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]]) -> None:
-        tmp = self.folder / f".{night}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        # Each file is flushed to disk by a second thread while the next one is computed
-        # and written (fsync waits for the disk, not the processor); the largest first.
-        with _Syncer(tmp) as syncer:
-            lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
-            shingle_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=shingle_offsets[1:])
-            syncer.write("shingles.npy", _Streamed(np.dtype("<u8"), int(shingle_offsets[-1]),
-                                                   [d.shingles for d in kept]))
-            syncer.write("shingles.offsets.npy", shingle_offsets)
-            lines = [
-                orjson.dumps([d.key, d.id, d.rank, d.n_words, d.exact, d.title, d.published]) + b"\n" for d in kept
-            ]
-            offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-            np.cumsum([len(line) for line in lines], out=offsets[1:])
-            syncer.write("docs.jsonl", b"".join(lines))
-            syncer.write("docs.offsets.npy", offsets)
-            signatures = (
-                np.stack([d.signature for d in kept]).astype(np.uint32)
-                if kept else np.empty((0, self.config.num_perm), np.uint32)
-            )
-            syncer.write("signatures.npy", signatures)
-            shingled = np.flatnonzero(lengths)
-            if len(shingled):
-                prints = band_fingerprints(signatures[shingled], self.config).ravel()
-                owners = np.repeat(shingled, self.config.bands)
-            else:
-                prints, owners = np.empty(0, np.int64), np.empty(0, np.int64)
-            order = np.lexsort((owners, prints))
-            syncer.write("bands.npy", prints[order].astype(np.int64))
-            syncer.write("bands.docs.npy", owners[order].astype(np.int32))
-            exact = np.array([d.exact.encode("ascii") for d in kept]) if kept else np.empty(0, "S32")
-            exact_order = np.lexsort((np.arange(len(kept)), exact))
-            syncer.write("exact.npy", exact[exact_order])
-            syncer.write("exact.docs.npy", exact_order.astype(np.int32))
-            syncer.write("superseded.jsonl", b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)))
-        _fsync_dir(tmp)
-        final = self.folder / night
-        old = self.folder / f".{night}.old-{os.getpid()}"
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        _fsync_dir(self.folder)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def _migrate(self, path: Path) -> None:
-        """Rewrite a SQLite history (schema 2) as night folders, then set the file aside."""
-        legacy = SqliteHistory(path, self.config)  # refuses other settings, like this store
-        try:
-            for night, kept, superseded in legacy.export():
-                self._write_night(night, kept, superseded)
-        finally:
-            legacy.close()
-        path.rename(path.with_name(path.name + MIGRATED_SUFFIX))
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        self.digest.update(view)
+        self.size += len(view)
+        return self.handle.write(view)
 
 
 class _Syncer:
-    """Writes a folder's files; each one is fsynced and closed by a second thread while
-    the caller goes on. Leaving the ``with`` block waits for every fsync and raises the
-    first error."""
+    """Writes a folder's files, checksumming each; each one is fsynced and closed by a
+    second thread while the caller goes on. Leaving the ``with`` block waits for every
+    fsync and raises the first error (as :class:`OutputError`, naming the file)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
-        self.pending: list[Future] = []
+        self.pending: list[tuple[Path, Future]] = []
+        self.sums: dict[str, FileSum] = {}
 
     def __enter__(self) -> "_Syncer":
         return self
 
     def write(self, name: str, content: "bytes | np.ndarray | _Streamed") -> None:
-        handle = open(self.folder / name, "wb")
+        path = self.folder / name
         try:
+            handle = open(path, "wb")
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+        try:
+            hashing = _Hashing(handle)
             if isinstance(content, bytes):
-                handle.write(content)
+                hashing.write(content)
             elif isinstance(content, _Streamed):
-                content.write(handle)
+                content.write(hashing)
             else:
-                np.save(handle, content, allow_pickle=False)
+                np.lib.format.write_array(hashing, np.ascontiguousarray(content), allow_pickle=False)
             handle.flush()
+        except OSError as error:
+            handle.close()
+            raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
         except BaseException:
             handle.close()
             raise
-        self.pending.append(self.pool.submit(_sync_and_close, handle))
+        self.sums[name] = FileSum(hashing.size, hashing.digest.hexdigest())
+        self.pending.append((path, self.pool.submit(_sync_and_close, handle)))
 
     def __exit__(self, *exc_info) -> None:
         try:
-            for future in self.pending:
+            for _, future in self.pending:
                 future.exception()  # wait for all of them, even after an error
             if exc_info[0] is None:
-                for future in self.pending:
+                for path, future in self.pending:
+                    error = future.exception()
+                    if isinstance(error, OSError):
+                        raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
                     future.result()
         finally:
             self.pool.shutdown()
@@ -278,50 +300,14 @@ class _Streamed:
             handle.write(np.ascontiguousarray(piece, dtype=self.dtype).data)
 
 
-def _lookup(folder: Path, name: str, values: np.ndarray) -> Iterator[tuple[int, int]]:
-    """(index in ``values``, article) for each value found in the night's sorted ``name`` array."""
-    table = np.load(folder / f"{name}.npy")
-    if not len(table) or not len(values):
-        return
-    articles = np.load(folder / f"{name}.docs.npy")
-    start = np.searchsorted(table, values, side="left")
-    hit = np.flatnonzero(table[np.minimum(start, len(table) - 1)] == values)
-    for position in hit.tolist():
-        k = int(start[position])
-        while k < len(table) and table[k] == values[position]:  # equal values sit side by side
-            yield position, int(articles[k])
-            k += 1
-
-
-def _read_docs(folder: Path, articles: Sequence[int]) -> list[Doc]:
-    """Some of a night's articles, by number, reading only their lines and shingles."""
-    offsets = np.load(folder / "docs.offsets.npy")
-    shingle_offsets = np.load(folder / "shingles.offsets.npy")
-    shingles = np.load(folder / "shingles.npy", mmap_mode="r")
-    signatures = np.load(folder / "signatures.npy", mmap_mode="r")
-    night = folder.name
-    out = []
-    with open(folder / "docs.jsonl", "rb") as handle:
-        for article in articles:
-            handle.seek(int(offsets[article]))
-            key, doc_id, rank, n_words, exact, title, published = orjson.loads(
-                handle.read(int(offsets[article + 1] - offsets[article]))
-            )
-            out.append(Doc(
-                key=key, id=doc_id, night=night, rank=rank, n_words=n_words, exact=exact,
-                shingles=np.array(shingles[shingle_offsets[article] : shingle_offsets[article + 1]]),
-                signature=np.array(signatures[article]), title=title, published=published,
-            ))
-    return out
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.rename(path)
+def _write_synced(path: Path, content: bytes) -> None:
+    try:
+        with open(path, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
 
 
 def _fsync_dir(path: Path) -> None:
@@ -333,9 +319,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def count_articles(folder: Path, before: str | None = None) -> int:
-    """Articles in a history folder (of the nights before ``before``, if given)."""
+    """Articles in a history folder's nights (of the nights before ``before``, if given)."""
     return sum(
-        len(np.load(night / "docs.offsets.npy")) - 1
+        NightFolder(night).articles()
         for night in sorted(folder.iterdir())
         if night.is_dir() and not night.name.startswith(".") and (before is None or night.name < before)
     )

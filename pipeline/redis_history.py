@@ -1,138 +1,151 @@
-"""History in Redis: datasketch's ``MinHashLSH`` with its Redis storage, shared by machines.
+"""The history's LSH index in Redis, shared by every machine that runs nights.
 
-Keys (all under one prefix per dedup-settings fingerprint, so incompatible settings
-never share an index):
+The night folders under ``state_dir/history`` hold the articles (see ``history``);
+Redis holds what finds them, so that a lookup asks one server instead of searching
+each earlier night's arrays. Keys, under one prefix per dedup-settings fingerprint (so
+incompatible settings never share an index)::
 
-- ``<prefix>_bucket_*``, ``<prefix>_keys``: datasketch's own LSH tables;
-- ``<prefix>:doc:<hkey>``: a hash of the article's fields, shingles and signature;
-- ``<prefix>:night:<night>``: the set of a night's keys;
-- ``<prefix>:exact:<key>``: the set of keys with one exact-duplicate key;
-- ``<prefix>:superseded:<night>``: keys superseded by that night (keep policy ``latest``).
+    <prefix>:nights          hash: night -> "<digest> <articles>", the nights committed
+    <prefix>:band:<fp>       set of "night|article": the articles with this band fingerprint
+    <prefix>:exact:<key>     set of "night|article": the articles with this exact key
+    <prefix>:night:<night>   hash: the night's band fingerprints and exact keys, as committed
+                             (so that a rerun removes exactly what the night had put in)
+
+A band fingerprint is ``dedup.band_fingerprints``: one number per (band, band values),
+equal exactly when datasketch's ``MinHashLSH`` would put two signatures in the same
+bucket of that band (tested against it), the same numbers the night folders sort.
+
+A night is replaced in one MULTI/EXEC transaction: its old entries removed, its new
+ones added and its line in ``nights`` set together, so a kill at any point leaves the
+index with the night's old version or its new one, never a part of either.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator
 
 import numpy as np
 import redis
-from datasketch import MinHashLSH
-from redis.connection import parse_url
 
-from pipeline.dedup import DedupConfig, Doc, Signer, band_keys
-from pipeline.history import Superseded, settings_fingerprint
+from pipeline.dedup import DedupConfig
+from pipeline.filehistory import NightFolder
+from pipeline.historybase import settings_fingerprint
 
-_FIELDS = ("night", "id", "rank", "n_words", "exact", "title", "published", "shingles", "signature",
-           "superseded_night")
+# Commands sent to Redis at a time when looking up (bounded buffers on both sides).
+LOOKUP_BATCH = 20_000
+# Keys deleted at a time when clearing the index.
+CLEAR_BATCH = 10_000
 
 
-class RedisHistory:
+def hex_prints(prints: np.ndarray) -> list[str]:
+    """Band fingerprints (int64) as the keys spell them: 16 hexadecimal digits, unsigned.
+
+    >>> hex_prints(np.array([1, -1], dtype=np.int64))
+    ['0000000000000001', 'ffffffffffffffff']
+    """
+    digits = np.ascontiguousarray(prints, dtype=np.int64).view(np.uint64).astype(">u8").tobytes().hex()
+    return [digits[k : k + 16] for k in range(0, len(digits), 16)]
+
+
+class RedisIndex:
+    """The index in Redis at ``url`` (``redis://host:port/db``)."""
+
     def __init__(self, url: str, config: DedupConfig) -> None:
-        params = {k: v for k, v in parse_url(url).items() if k in ("host", "port", "db", "password", "username")}
-        self.config = config
+        self.url = url
         self.prefix = f"newsclean:{settings_fingerprint(config)}"
-        self.redis = redis.Redis(**params)
-        self.redis.ping()
-        self.lsh = MinHashLSH(
-            num_perm=config.num_perm,
-            params=(config.bands, config.rows),
-            storage_config={"type": "redis", "basename": self.prefix.encode(), "redis": params},
-            prepickle=False,
-        )
-        self.signer = Signer(config)
+        self.redis = redis.Redis.from_url(url)
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
-    def candidates(self, docs: Sequence[Doc], night: str, since: str | None) -> dict[str, list[Doc]]:
-        if not docs:
-            return {}
-        found: dict[int, set[bytes]] = {i: set() for i in range(len(docs))}
-        shingled = [i for i, d in enumerate(docs) if len(d.shingles)]
-        if shingled:
-            hashes = band_keys(np.stack([docs[i].signature for i in shingled]), self.config)
-            for band, table in enumerate(self.lsh.hashtables):
-                results = table.getmany(*(row[band] for row in hashes))
-                for i, keys in zip(shingled, results):
-                    found[i].update(keys)
-        pipe = self.redis.pipeline(transaction=False)
-        for doc in docs:
-            pipe.smembers(self._key("exact", doc.exact))
-        for i, keys in enumerate(pipe.execute()):
-            found[i].update(keys)
-        wanted = sorted({k for keys in found.values() for k in keys})
-        pipe = self.redis.pipeline(transaction=False)
-        for hkey in wanted:
-            pipe.hmget(self._key("doc", hkey.decode()), *_FIELDS)
-        loaded = {}
-        for hkey, values in zip(wanted, pipe.execute()):
-            if values[0] is None:
-                continue
-            doc, superseded_night = _doc_from_fields(hkey.decode(), values)
-            if doc.night < night and (since is None or doc.night >= since) and (
-                superseded_night is None or superseded_night >= night
-            ):
-                loaded[hkey] = doc
-        out: dict[str, list[Doc]] = {}
-        for i, keys in found.items():
-            matches = [loaded[k] for k in sorted(keys) if k in loaded]
-            if matches:
-                out[docs[i].key] = matches
-        return out
+    @property
+    def _nights_key(self) -> str:
+        return f"{self.prefix}:nights"
 
-    def commit(self, night: str, kept: Sequence[Doc], superseded: Sequence[Superseded]) -> None:
-        r = self.redis
-        superseded_key = self._key("superseded", night)
+    def nights(self) -> dict[str, tuple[str, int]]:
+        """The nights in the index: night -> (digest, articles)."""
+        found = {}
+        for night, value in self.redis.hgetall(self._nights_key).items():
+            digest, articles = value.decode().split()
+            found[night.decode()] = (digest, int(articles))
+        return dict(sorted(found.items()))
+
+    def lookup_bands(self, prints: np.ndarray) -> Iterator[tuple[int, str, int]]:
+        """(index in ``prints``, night, article) for each article sharing a fingerprint."""
+        yield from self._lookup("band", hex_prints(prints))
+
+    def lookup_exact(self, keys: np.ndarray) -> Iterator[tuple[int, str, int]]:
+        """(index in ``keys``, night, article) for each article with the exact key."""
+        yield from self._lookup("exact", [bytes(k).decode("ascii") for k in keys])
+
+    def _lookup(self, kind: str, names: list[str]) -> Iterator[tuple[int, str, int]]:
+        positions: dict[str, list[int]] = {}
+        for position, name in enumerate(names):
+            positions.setdefault(name, []).append(position)
+        unique = list(positions)
+        for start in range(0, len(unique), LOOKUP_BATCH):
+            batch = unique[start : start + LOOKUP_BATCH]
+            pipe = self.redis.pipeline(transaction=False)
+            for name in batch:
+                pipe.smembers(self._key(kind, name))
+            for name, refs in zip(batch, pipe.execute()):
+                for ref in refs:
+                    night, _, article = ref.decode().partition("|")
+                    for position in positions[name]:
+                        yield position, night, int(article)
+
+    def replace_night(self, night: str, digest: str, folder: NightFolder) -> None:
+        """Make the night's entries those of ``folder`` (a complete night folder), in one
+        transaction (retried if another client changes the night meanwhile)."""
+        prints, owners = folder.array("bands.npy"), folder.array("bands.docs.npy")
+        exact, exact_owners = folder.array("exact.npy"), folder.array("exact.docs.npy")
+        articles = folder.articles()
         night_key = self._key("night", night)
-        pipe = r.pipeline(transaction=True)
-        for hkey in r.smembers(superseded_key):
-            pipe.hdel(self._key("doc", hkey.decode()), "superseded_night")
-        pipe.delete(superseded_key)
-        old = sorted(r.smembers(night_key))
-        for hkey in old:
-            exact = r.hget(self._key("doc", hkey.decode()), "exact")
-            if exact is not None:
-                pipe.srem(self._key("exact", exact.decode()), hkey)
-            pipe.delete(self._key("doc", hkey.decode()))
-        pipe.delete(night_key)
-        pipe.execute()
-        with self.lsh.deletion_session() as session:
-            for hkey in old:
-                if hkey in self.lsh.keys:
-                    session.remove(hkey)
-        with self.lsh.insertion_session() as session:
-            for doc in kept:
-                if len(doc.shingles):
-                    session.insert(doc.key.encode(), self.signer.lean(doc.signature), check_duplication=False)
-        pipe = r.pipeline(transaction=True)
-        for doc in kept:
-            pipe.hset(self._key("doc", doc.key), mapping=_fields_from_doc(doc))
-            pipe.sadd(self._key("exact", doc.exact), doc.key)
-            pipe.sadd(night_key, doc.key)
-        for entry in superseded:
-            pipe.hset(self._key("doc", entry.key), "superseded_night", night)
-            pipe.sadd(superseded_key, entry.key)
-        pipe.execute()
+        with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(night_key)
+                    old = pipe.hmget(night_key, "bands", "owners", "exact", "exact_owners")
+                    pipe.multi()
+                    if old[0] is not None:
+                        self._entries(pipe.srem, night, np.frombuffer(old[0], np.int64),
+                                      np.frombuffer(old[1], np.int32), _split_keys(old[2]),
+                                      np.frombuffer(old[3], np.int32))
+                    self._entries(pipe.sadd, night, prints, owners, [bytes(k).decode("ascii") for k in exact],
+                                  exact_owners)
+                    pipe.hset(night_key, mapping={
+                        "bands": prints.astype(np.int64).tobytes(), "owners": owners.astype(np.int32).tobytes(),
+                        "exact": b"".join(bytes(k) for k in exact),
+                        "exact_owners": exact_owners.astype(np.int32).tobytes(),
+                    })
+                    pipe.hset(self._nights_key, night, f"{digest} {articles}")
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def _entries(self, command, night: str, prints: np.ndarray, owners: np.ndarray, exact: list[str],
+                 exact_owners: np.ndarray) -> None:
+        for name, owner in zip(hex_prints(prints), owners.tolist()):
+            command(self._key("band", name), f"{night}|{owner}")
+        for key, owner in zip(exact, exact_owners.tolist()):
+            command(self._key("exact", key), f"{night}|{owner}")
+
+    def clear(self) -> None:
+        """Remove every key of this index (for a rebuild)."""
+        batch = []
+        for key in self.redis.scan_iter(match=f"{self.prefix}:*", count=CLEAR_BATCH):
+            batch.append(key)
+            if len(batch) == CLEAR_BATCH:
+                self.redis.delete(*batch)
+                batch = []
+        if batch:
+            self.redis.delete(*batch)
 
     def close(self) -> None:
         self.redis.close()
 
 
-def _fields_from_doc(doc: Doc) -> dict:
-    return {
-        "night": doc.night, "id": doc.id, "rank": doc.rank, "n_words": doc.n_words, "exact": doc.exact,
-        "title": doc.title or "", "published": doc.published or "",
-        "shingles": doc.shingles.astype(np.uint64).tobytes(),
-        "signature": doc.signature.astype(np.uint32).tobytes(),
-    }
-
-
-def _doc_from_fields(hkey: str, values: list) -> tuple[Doc, str | None]:
-    night, doc_id, rank, n_words, exact, title, published, shingles, signature, superseded = values
-    doc = Doc(
-        key=hkey, id=doc_id.decode(), night=night.decode(), rank=int(rank), n_words=int(n_words),
-        exact=exact.decode(), shingles=np.frombuffer(shingles, dtype=np.uint64),
-        signature=np.frombuffer(signature, dtype=np.uint32),
-        title=title.decode() or None, published=published.decode() or None,
-    )
-    return doc, superseded.decode() if superseded is not None else None
+def _split_keys(blob: bytes) -> list[str]:
+    """Exact keys stored end to end (32 hexadecimal characters each)."""
+    return [blob[k : k + 32].decode("ascii") for k in range(0, len(blob), 32)]

@@ -34,7 +34,16 @@ import orjson
 
 from pipeline import boilerplate, checks, dedup, encoding, htmlreport, readers, sitelines
 from pipeline.docstore import load_docs, save_docs
-from pipeline.history import Superseded, open_history
+from pipeline.history import (
+    REBUILD_HINT,
+    CommitInfo,
+    HistoryDamaged,
+    Superseded,
+    gaps_between,
+    open_history,
+    site_line_sanity,
+    window_digest,
+)
 from pipeline.jsonl import (
     WRITE_BATCH,
     atomic_writer,
@@ -46,7 +55,7 @@ from pipeline.jsonl import (
     write_json,
     write_jsonl,
 )
-from pipeline.nightdata import Night, top_removed
+from pipeline.nightdata import NIGHT_RE, Night, top_removed
 from pipeline.parallel import chunked, read_in_chunks, run_chunks, tune_malloc
 from pipeline.records import Article, Rejection
 from pipeline.exits import Exit, refuse
@@ -114,18 +123,43 @@ class NightParameter(luigi.DateParameter):
 
 
 class RawNight(luigi.ExternalTask):
-    """A night's raw folder, written by the scraper."""
+    """A night's raw folder, written by the scraper. A night folder that is a symbolic link
+    is not followed (the night is missing): its files could be anywhere, another night's
+    included. ``raw_dir`` itself may be a link."""
 
     date = NightParameter()
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(night_paths(self.date).raw))
 
+    def complete(self) -> bool:
+        return is_raw_night(night_paths(self.date).raw)
+
+
+def is_raw_night(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
 
 @RawNight.event_handler(luigi.Event.DEPENDENCY_MISSING)
 def _raw_night_missing(task: RawNight) -> None:
-    logger.error("night %s: no raw folder %s (raw_dir = %s)", task.date,
-                 Path(task.output().path).absolute(), pipeline().raw_dir)
+    path = Path(task.output().path)
+    what = "is a symbolic link, not followed" if path.is_symlink() else "does not exist"
+    logger.error("night %s: no raw folder: %s %s (raw_dir = %s)", task.date, path.absolute(), what,
+                 pipeline().raw_dir)
+
+
+def raw_nights() -> set[str]:
+    """The nights that have a raw folder."""
+    raw_dir = Path(pipeline().raw_dir)
+    if not raw_dir.is_dir():
+        return set()
+    return {p.name for p in raw_dir.iterdir() if NIGHT_RE.match(p.name) and is_raw_night(p)}
+
+
+def out_nights() -> set[str]:
+    """The nights that have an output folder (finished or not)."""
+    out_dir = Path(pipeline().out_dir)
+    return {p.name for p in out_dir.iterdir() if NIGHT_RE.match(p.name) and p.is_dir()} if out_dir.is_dir() else set()
 
 
 def _prepare_before_forking() -> None:
@@ -165,6 +199,12 @@ class NightTask(luigi.Task):
             self._plan = readers.plan_night(raw, cfg.shard_bytes, cfg.shard_files) if raw.is_dir() else ([], [])
             _prepare_before_forking()
         return self._plan
+
+    def earlier_commits(self, nights: Iterable[dt.date]) -> list["CommitHistory"]:
+        """The history commits of earlier nights, as this night's dependencies (nights
+        without a raw folder are gaps: nothing to wait for)."""
+        present = raw_nights()
+        return [CommitHistory(date=d) for d in nights if d < self.date and d.isoformat() in present]
 
     def shard_tasks(self, task_class: type["ShardTask"]) -> list["ShardTask"]:
         return [task_class(date=self.date, shard=s.index, digest=s.digest) for s in self.plan()[0]]
@@ -327,42 +367,51 @@ def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
 class CountSiteLines(NightTask):
     """Count, per site, on how many pages each line appears: tonight and recent nights.
 
-    Tonight's counts are also saved under state_dir/site_lines/, for later nights.
+    Tonight's counts are also saved under state_dir/site_lines/, for later nights; the
+    recent nights' counts are read from there once their nights are committed (a Luigi
+    dependency), so nights run in any order count the same.
     """
 
-    def requires(self) -> list[luigi.Task]:
+    def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
-            return [RawNight(self.date)]
-        return self.shard_tasks(ReadFile)
+            return {"raw": RawNight(self.date)}
+        earlier = self.earlier_commits(self.recent_nights())
+        checks.history_sound(self.paths.date, site_nights=[t.paths.date for t in earlier if t.complete()])
+        return {"shards": self.shard_tasks(ReadFile), "earlier": earlier}
+
+    def recent_nights(self) -> list[dt.date]:
+        settings = load_rules(rules_path()).site_lines
+        return [self.date - dt.timedelta(days=days) for days in range(1, settings.recent_nights + 1)]
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         stage = self.paths.stages / "3-site-lines"
         return {
             "lines": luigi.LocalTarget(str(stage / "site_lines.json")),
             "stats": luigi.LocalTarget(str(stage / "stats.json")),
+            "state": luigi.LocalTarget(str(site_lines_state(self.paths.date))),
         }
 
     def run(self) -> None:
         started = time.perf_counter()
         settings = load_rules(rules_path()).site_lines
         tonight = sitelines.SiteCounts()
-        for target in self.input():  # shards in input order, pages in input order
+        for target in self.input()["shards"]:  # shards in input order, pages in input order
             for site, story, keys in read_jsonl(target["sitepages"].path):
                 tonight.add_page(site, story, keys)
         saved = tonight.to_json()
-        state = Path(pipeline().state_dir) / "site_lines"
-        write_json(state / f"{self.paths.date}.json", saved)
+        out = self.output()
         counts = sitelines.SiteCounts()
         counts.merge(saved)
         earlier = []
-        for days in range(1, settings.recent_nights + 1):
-            night = (self.date - dt.timedelta(days=days)).isoformat()
-            path = state / f"{night}.json"
+        for night in (d.isoformat() for d in self.recent_nights()):
+            path = site_lines_state(night)
             if path.exists():
+                problems = site_line_sanity(path)
+                if problems:
+                    raise HistoryDamaged(f"{problems[0]}; {REBUILD_HINT}")
                 counts.merge(read_json(path))
                 earlier.append(night)
         boilerplate = counts.boilerplate(settings) if settings.enabled else {}
-        out = self.output()
         write_json(out["lines"].path, {
             "nights": [self.paths.date] + earlier,
             "pages": dict(sorted(counts.pages.items())),
@@ -371,6 +420,12 @@ class CountSiteLines(NightTask):
         stats = {"sites": len(counts.pages), "sites_with_boilerplate": len(boilerplate),
                  "boilerplate_lines": sum(len(keys) for keys in boilerplate.values())}
         write_stats(out["stats"], stats, started)
+        write_json(out["state"].path, saved)
+
+
+def site_lines_state(night: str) -> Path:
+    """A night's site-line counts, kept for later nights."""
+    return Path(pipeline().state_dir) / "site_lines" / f"{night}.json"
 
 
 class CleanFile(ShardTask):
@@ -463,12 +518,18 @@ def _clean_and_sign_chunk(records: list[dict], context: boilerplate.CleanContext
 
 
 class Deduplicate(NightTask):
-    """Exact and near-duplicate decisions for the whole night."""
+    """Exact and near-duplicate decisions for the whole night, against the night and the
+    history of the nights before it in its window, which must be committed first (a
+    Luigi dependency on their CommitHistory) and complete and intact (checked before the
+    night is scheduled, and again before the history is read)."""
 
     def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
             return {"raw": RawNight(self.date)}
-        return {"sign": self.shard_tasks(CleanFile)}
+        since = history_since(self.date)
+        earlier = self.earlier_commits(d for d in self.window_nights() if d.isoformat() in raw_nights())
+        checks.history_sound(self.paths.date, window=(since, self.committed_window()))
+        return {"sign": self.shard_tasks(CleanFile), "earlier": earlier}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         stage = self.paths.stages / "5-dedup"
@@ -481,13 +542,18 @@ class Deduplicate(NightTask):
         started = time.perf_counter()
         config = dedup_config()
         night = self.paths.date
+        since = history_since(self.date)
         docs = _night_docs(self.input()["sign"])
         cfg = pipeline()
         history = open_history(cfg.state_dir, cfg.index_url, config)
         try:
+            problems = [p for p in history.window_problems(night, (since, self.committed_window())) if not p.warning]
+            if problems:
+                raise HistoryDamaged(str(problems[0]))
+            committed = history.nights()
             if self.set_status_message:
                 self.set_status_message(f"looking up {len(docs)} articles in the history")
-            earlier = history.candidates(docs, night, history_since(self.date))
+            earlier = history.candidates(docs, night, since)
         finally:
             history.close()
         result = dedup.deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
@@ -498,6 +564,8 @@ class Deduplicate(NightTask):
                              else _decision(doc, "duplicate", match))
         decisions.extend(_decision(doc, "superseded", match) for doc, match in result.superseded)
         methods = Counter(m.method for m in result.dropped.values())
+        known = set(committed) | raw_nights() | out_nights()
+        first = max(filter(None, [since, min(known, default=None)]), default=None)
         counts = {
             "articles_in": len(docs),
             "kept": len(result.kept),
@@ -512,11 +580,22 @@ class Deduplicate(NightTask):
             "rows": config.rows,
             "keep": config.keep,
             "history": "redis" if cfg.index_url else "files",
-            "history_since": history_since(self.date),
+            "history_since": since,
         }
         out = self.output()
         write_jsonl(out["decisions"].path, decisions)
-        write_stats(out["stats"], counts, started)
+        write_stats(out["stats"], counts, started, compared_with=window_digest(committed, night, since),
+                    gaps=gaps_between(first, night, set(committed)))
+
+    def window_nights(self) -> list[dt.date]:
+        """The nights before this one that its window covers, as far back as any is known."""
+        since = history_since(self.date)
+        known = sorted(d for d in raw_nights() | out_nights() if d < self.paths.date and (since is None or d >= since))
+        return [dt.date.fromisoformat(d) for d in known]
+
+    def committed_window(self) -> set[str]:
+        """The nights of the window whose history commit is done: the history must list them."""
+        return {d.isoformat() for d in self.window_nights() if CommitHistory(date=d).complete()}
 
 
 def _night_docs(sign_outputs: list[dict[str, luigi.LocalTarget]]) -> list[dedup.Doc]:
@@ -539,7 +618,8 @@ class CommitHistory(NightTask):
     def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
             return {"raw": RawNight(self.date)}
-        return {"dedup": Deduplicate(date=self.date), "sign": self.shard_tasks(CleanFile)}
+        return {"dedup": Deduplicate(date=self.date), "sign": self.shard_tasks(CleanFile),
+                "site_lines": CountSiteLines(date=self.date)}
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(self.paths.stages / "5-dedup" / "history.stats.json"))
@@ -558,16 +638,19 @@ class CommitHistory(NightTask):
         config = dedup_config()
         night = self.paths.date
         status = {d["key"]: d for d in read_jsonl(self.input()["dedup"]["decisions"].path)}
+        dedup_stats = read_json(self.input()["dedup"]["stats"].path)
         docs = _night_docs(self.input()["sign"])
         # The order dedup visited them in (its keep policy's), as it listed them.
         kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))
         superseded = [
             Superseded(d["night"], d["key"], d["dup_of_key"]) for d in status.values() if d["status"] == "superseded"
         ]
+        info = CommitInfo(compared_with=dedup_stats.get("compared_with"), gaps=dedup_stats.get("gaps"),
+                          site_lines=Path(self.input()["site_lines"]["state"].path))
         cfg = pipeline()
         history = open_history(cfg.state_dir, cfg.index_url, config)
         try:
-            history.commit(night, kept, superseded)
+            history.commit(night, kept, superseded, info)
         finally:
             history.close()
         counts = {"kept": len(kept), "superseded": len(superseded), "history": "redis" if cfg.index_url else "files"}

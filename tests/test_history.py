@@ -15,8 +15,8 @@ from datasketch import MinHashLSH
 
 from pipeline.dedup import DedupConfig, Match, Signer, band_keys, make_docs
 from pipeline.evaluation import load_truth, score_pairs
-from pipeline.filehistory import FileHistory
-from pipeline.history import SqliteHistory, Superseded
+from pipeline.history import History, Superseded
+from pipeline.sqlitehistory import SqliteHistory
 from tests.conftest import Night, free_port, local_server
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
@@ -34,9 +34,9 @@ def test_band_hashes_are_datasketchs_bucket_keys():
 
 
 def test_history_refuses_other_settings(tmp_path):
-    FileHistory(tmp_path / "history", DedupConfig()).close()
+    History(tmp_path, DedupConfig()).close()
     with pytest.raises(RuntimeError, match="was built with dedup settings"):
-        FileHistory(tmp_path / "history", DedupConfig(shingle_size=3))
+        History(tmp_path, DedupConfig(shingle_size=3))
     SqliteHistory(tmp_path / "h.sqlite", DedupConfig()).close()
     with pytest.raises(RuntimeError, match="was built with dedup settings"):
         SqliteHistory(tmp_path / "h.sqlite", DedupConfig(shingle_size=3))
@@ -66,7 +66,7 @@ def looked_up(history, docs, night, since=None) -> dict[str, list[str]]:
 
 def test_file_history_finds_earlier_nights_within_the_window_only(tmp_path):
     config = DedupConfig()
-    history = FileHistory(tmp_path / "history", config)
+    history = History(tmp_path, config)
     night_1 = story_docs(NIGHT_1, config)
     history.commit(NIGHT_1, night_1[:2], [])  # "bridge" and "ferry" kept on night 1
     tonight = story_docs(NIGHT_2, config, suffix=" A spokesman later confirmed it.")
@@ -86,7 +86,7 @@ def test_file_history_finds_earlier_nights_within_the_window_only(tmp_path):
 
 def test_file_history_commit_replaces_the_night_and_superseded_articles_drop_out(tmp_path):
     config = DedupConfig()
-    history = FileHistory(tmp_path / "history", config)
+    history = History(tmp_path, config)
     night_1 = story_docs(NIGHT_1, config)
     history.commit(NIGHT_1, night_1, [])
     history.commit(NIGHT_1, night_1[1:], [])  # a rerun of night 1 kept fewer articles
@@ -99,7 +99,8 @@ def test_file_history_commit_replaces_the_night_and_superseded_articles_drop_out
     later = looked_up(history, story_docs("2026-11-28", config, suffix=" Updated."), "2026-11-28")
     assert later["2026-11-28/ferry"] == [f"{NIGHT_2}/ferry"]
     assert looked_up(history, night_2, NIGHT_2)[f"{NIGHT_2}/ferry"] == [f"{NIGHT_1}/ferry"]
-    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [".lock", NIGHT_1, NIGHT_2, "SETTINGS"]
+    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [
+        ".lock", NIGHT_1, NIGHT_2, "MANIFEST.json", "SETTINGS"]
     history.close()
 
 
@@ -113,7 +114,7 @@ def test_sqlite_history_is_converted_with_the_same_lookups(tmp_path):
     tonight = story_docs("2026-11-28", config, suffix=" Updated.")
     before = looked_up(legacy, tonight, "2026-11-28")
     legacy.close()
-    history = FileHistory(tmp_path / "history", config, legacy_sqlite=tmp_path / "history.sqlite")
+    history = History(tmp_path, config)
     assert looked_up(history, tonight, "2026-11-28") == before == {
         "2026-11-28/bridge": [f"{NIGHT_1}/bridge"], "2026-11-28/ferry": [f"{NIGHT_2}/ferry"],
         "2026-11-28/school": [f"{NIGHT_1}/school"],
@@ -124,14 +125,14 @@ def test_sqlite_history_is_converted_with_the_same_lookups(tmp_path):
 
 def test_file_history_recovers_from_a_commit_killed_between_its_renames(tmp_path):
     config = DedupConfig()
-    history = FileHistory(tmp_path / "history", config)
+    history = History(tmp_path, config)
     history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
     history.close()
     folder = tmp_path / "history"
     (folder / NIGHT_1).rename(folder / f".{NIGHT_1}.old-999")  # the old version moved away ...
     (folder / f".{NIGHT_2}.tmp-999").mkdir()  # ... and a half-written night
-    history = FileHistory(folder, config)
-    assert sorted(p.name for p in folder.iterdir()) == [".lock", NIGHT_1, "SETTINGS"]
+    history = History(tmp_path, config)
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", NIGHT_1, "MANIFEST.json", "SETTINGS"]
     assert len(looked_up(history, story_docs(NIGHT_2, config), NIGHT_2)) == 3
     history.close()
 
@@ -225,8 +226,10 @@ def test_window_limits_the_nights_compared(two_nights):
     assert night.run(history_days=1)  # the night before is inside a 1-day window
     assert night.report()["dedup"]["of_earlier_nights"] == with_history > 0
     shutil.rmtree(night.out)
+    # Another history, of an older night only (night 1's outputs went with the old history).
     night.state_dir = night.root / "state-old-only"
     night.date = NIGHT_1
+    shutil.rmtree(night.out)
     shutil.move(str(night.raw_dir / NIGHT_1), str(night.raw_dir / "2026-11-20"))
     night.date = "2026-11-20"
     assert night.run()
@@ -316,13 +319,13 @@ def test_redis_index_gives_the_same_duplicates_as_the_embedded_one(tmp_path, cor
     assert outputs["files"][NIGHT_2].count(NIGHT_1.encode()) > 50
 
 
-def test_file_history_commit_that_cannot_reach_the_disk_fails_and_leaves_no_night(tmp_path, monkeypatch):
+def test_file_history_commit_that_cannot_reach_the_disk_fails_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):
     """The commit's fsyncs run beside its writes; a failed one still fails the commit
-    (after the others finished), and the half-written folder is cleared on next open."""
+    (after the others finished), naming the file, and the half-written folder is removed."""
     import pipeline.filehistory as filehistory
 
     config = DedupConfig()
-    history = FileHistory(tmp_path / "history", config)
+    history = History(tmp_path, config)
     real_fsync = os.fsync
 
     def failing(fd):
@@ -331,12 +334,9 @@ def test_file_history_commit_that_cannot_reach_the_disk_fails_and_leaves_no_nigh
         real_fsync(fd)
 
     monkeypatch.setattr(filehistory.os, "fsync", failing)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=r"cannot write .*/history/\.2026-11-26\.tmp-[^/]+/bands\.npy: No space left"):
         history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
     monkeypatch.undo()
-    history.close()
-    assert [p.name for p in (tmp_path / "history").iterdir() if p.name.startswith(".2026")]  # left half-written
-    history = FileHistory(tmp_path / "history", config)
     assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [".lock", "SETTINGS"]
     history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
     assert looked_up(history, story_docs(NIGHT_2, config), NIGHT_2)
