@@ -1,76 +1,55 @@
 """Command-line tools around the nightly job: ``python -m pipeline <command>``.
 
-    python -m pipeline late DATE            files that arrived after the night ran
-    python -m pipeline rerun DATE [FLAGS]   redo a finished night (its outputs are replaced)
-    python -m pipeline inspect NIGHT_DIR    look at a night's outputs (see inspect --help)
+    python -m pipeline late DATE [FLAGS]                  files that arrived after the night ran
+    python -m pipeline rerun DATE [--and-later] [FLAGS]   redo a finished night (and the nights after it)
+    python -m pipeline backfill [--days N | --from DATE --to DATE] [FLAGS]
+                                                          every night of a range that is not done
+    python -m pipeline history verify [--quick] [FLAGS]   check the whole history
+    python -m pipeline history rebuild [FLAGS]            repair it from the night folders and out_dir
+    python -m pipeline inspect NIGHT_DIR ...              look at a night's outputs (see inspect --help)
+
+FLAGS are Luigi's, as for ``luigi --module pipeline.tasks CleanCorpus``: the settings
+(``--pipeline-out-dir ...``), ``--workers N``, ``--local-scheduler`` or
+``--scheduler-host HOST``. Every command reads its settings as the night does and
+exits with a code of the README's table (``pipeline.exits``).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shutil
 import sys
 
-import luigi
-import luigi.retcodes
-
-from pipeline.jsonl import read_json
+from pipeline.exits import Exit, Refused
 
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text}") from error
+        raise argparse.ArgumentTypeError(f"not a night YYYY-MM-DD: {text!r}") from error
 
 
-def late_files(date: dt.date) -> tuple[list[str], str | None]:
-    """Raw files of a finished night that its run did not read (new or changed since)."""
-    from pipeline.readers import list_night
-    from pipeline.settings import night_paths
-
-    paths = night_paths(date)
-    report = paths.out / "report.json"
-    if not report.exists():
-        return [], f"{date} has not run yet (no {report})"
-    read = {entry["file"]: entry["bytes"] for entry in read_json(report).get("inputs", [])}
-    files, _ = list_night(paths.raw) if paths.raw.is_dir() else ([], [])
-    return [f for f in files if read.get(f) != (paths.raw / f).stat().st_size], None
-
-
-def cmd_late(args: argparse.Namespace) -> int:
-    late, note = late_files(args.date)
-    if note:
-        print(note)
-        return 0
-    for name in late:
-        print(f"late: {name} (not in the night's run; `python -m pipeline rerun {args.date}` to include it)")
-    return 1 if late else 0
-
-
-def cmd_rerun(args: argparse.Namespace, luigi_flags: list[str]) -> int:
-    """Move the night's outputs aside, run the night again, drop the old outputs on success."""
-    from pipeline.settings import night_paths
-
-    out = night_paths(args.date).out
-    previous = out.with_name(f".{out.name}.previous")
-    if out.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        out.rename(previous)
-        print(f"moved {out} to {previous}")
-    argv = ["--module", "pipeline.tasks", "CleanCorpus", "--date", args.date.isoformat(), *luigi_flags]
-    try:
-        luigi.retcodes.run_with_retcodes(argv)
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    else:
-        code = 0
-    if code == 0:
-        shutil.rmtree(previous, ignore_errors=True)
-    elif previous.exists():
-        print(f"the rerun failed (exit {code}); the previous outputs are kept in {previous}")
-    return code
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0],
+                                     epilog="Other flags go to Luigi.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    late = commands.add_parser("late", help="list raw files that arrived after the night ran (exit 1 if any)")
+    late.add_argument("date", type=_date)
+    rerun = commands.add_parser("rerun", help="redo a finished night; its previous outputs are kept aside")
+    rerun.add_argument("date", type=_date)
+    rerun.add_argument("--and-later", action="store_true",
+                       help="then rerun, in order, the later nights whose dedup compared with it")
+    backfill = commands.add_parser("backfill", help="run every night of a range that is not done, oldest first")
+    backfill.add_argument("--days", type=int, default=14, help="the last DAYS nights up to --to (default 14)")
+    backfill.add_argument("--from", dest="first", type=_date, help="first night (instead of --days)")
+    backfill.add_argument("--to", dest="last", type=_date, help="last night (default: yesterday)")
+    history = commands.add_parser("history", help="check or repair the history of kept articles")
+    history.add_argument("action", choices=("verify", "rebuild"))
+    history.add_argument("--quick", action="store_true",
+                         help="verify: trust files unchanged since their last check (as a night does)")
+    commands.add_parser("inspect", help="look at a night's outputs (see: inspect --help)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,22 +58,68 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.inspector import main as inspect_main
 
         return inspect_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    late = commands.add_parser("late", help="list raw files that arrived after the night ran")
-    late.add_argument("date", type=_date)
-    rerun = commands.add_parser("rerun", help="redo a finished night; other flags go to luigi")
-    rerun.add_argument("date", type=_date)
-    commands.add_parser("inspect", help="look at a night's outputs")
-    args, rest = parser.parse_known_args(argv)
-    import pipeline.tasks  # noqa: F401  (loads config/luigi.cfg and the [pipeline] settings)
+    args, flags = _parser().parse_known_args(argv)
+    from pipeline import operations  # imports Luigi and the tasks (their settings)
 
-    if rest:
-        luigi.configuration.get_config()  # flags such as --pipeline-out-dir apply through luigi
+    try:
+        with operations.night_settings(flags):
+            return int(_run(args, operations))
+    except Refused as refused:  # already said on stderr
+        return int(refused.exit)
+
+
+def _run(args: argparse.Namespace, operations) -> Exit | int:
+    from pipeline import checks
+
     if args.command == "late":
-        with luigi.cmdline_parser.CmdlineParser.global_instance(["pipeline", *rest] if rest else ["pipeline"]):
-            return cmd_late(args)
-    return cmd_rerun(args, rest)
+        checks.settings_sound()
+        late, note = operations.late_files(args.date)
+        if note:
+            print(note)
+            return Exit.DONE
+        for name in late:
+            print(f"late: {name} (not in the night's run; `python -m pipeline rerun {args.date}` to include it)")
+        return 1 if late else Exit.DONE
+    if args.command == "rerun":
+        code, done = operations.rerun(args.date, args.and_later)
+        for night, previous in done.moved.items():
+            print(f"night {night}: previous outputs kept in {previous}")
+        if done.stale:
+            print(f"later nights whose duplicates depended on {args.date} and are now out of date: "
+                  f"{', '.join(done.stale)}; rerun them in order: python -m pipeline rerun {done.stale[0]} --and-later")
+        elif done.dependents and not args.and_later:
+            print(f"later nights that compared with {args.date} ({', '.join(done.dependents)}) are unaffected: "
+                  "it was committed again unchanged")
+        if code != Exit.DONE:
+            print(f"the rerun did not finish (exit {int(code)}): see the log; the previous outputs stay where "
+                  "listed above")
+        return code
+    if args.command == "backfill":
+        last = args.last or dt.date.today() - dt.timedelta(days=1)
+        first = args.first or last - dt.timedelta(days=max(args.days, 1) - 1)
+        checks.settings_sound()
+        plan = operations.plan_backfill(first, last)
+        print(f"backfill {first}..{last}: {len(plan.done)} done, {len(plan.to_run)} to run, "
+              f"{len(plan.missing)} without a raw folder"
+              + (f" ({', '.join(d.isoformat() for d in plan.missing)})" if plan.missing else ""))
+        code = operations.backfill(plan)
+        print(f"backfill {first}..{last}: exit {int(code)}")
+        return code
+    checks.settings_sound()
+    if args.action == "verify":
+        problems, warnings, summary = operations.verify_history(full=not args.quick)
+        for line in problems:
+            print(f"problem: {line}")
+        for line in warnings:
+            print(f"warning: {line}")
+        print(f"history: {summary}: " + (f"{len(problems)} problem(s)" if problems else "sound"))
+        return Exit.HISTORY if problems else Exit.DONE
+    done, problems = operations.rebuild_history()
+    for line in done:
+        print(line)
+    for line in problems:
+        print(f"cannot repair: {line}")
+    return Exit.HISTORY if problems else Exit.DONE
 
 
 if __name__ == "__main__":

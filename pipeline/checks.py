@@ -16,10 +16,13 @@ from typing import Sequence
 from urllib.parse import urlsplit
 
 import luigi.interface
+import orjson
 from luigi.cmdline_parser import CmdlineParser
 
 from pipeline.exits import Exit, refuse
+from pipeline.filehistory import checksum
 from pipeline.history import HistoryDamaged, HistoryMismatch, in_window, open_history, stale_nights
+from pipeline.jsonl import claim_file
 from pipeline.rules import RulesError, load_rules
 from pipeline.settings import SettingError, check, dedup_config, pipeline, rules_path
 
@@ -29,16 +32,28 @@ logger = logging.getLogger("luigi-interface")
 CONNECT_TIMEOUT = 3.0
 
 _checked: set[tuple] = set()
+_sound: set[tuple] = set()
 
 
 def before_any_work() -> None:
     """Check the settings, the rules and the servers, once per set of settings."""
+    settings_sound()
+    key = tuple(sorted(pipeline().to_str_params().items()))
+    if key in _checked:
+        return
+    _check_scheduler()
+    _checked.add(key)
+
+
+def settings_sound() -> None:
+    """Check the settings, the rules file and the Redis index (what a maintenance command
+    needs; it schedules nothing)."""
     try:
         cfg = check()
     except SettingError as error:
         refuse(Exit.BAD_SETTINGS, str(error))
     key = tuple(sorted(cfg.to_str_params().items()))
-    if key in _checked:
+    if key in _sound:
         return
     path = rules_path()
     if not path.is_file():
@@ -47,10 +62,9 @@ def before_any_work() -> None:
         load_rules(path)
     except RulesError as error:
         refuse(Exit.BAD_SETTINGS, str(error))
-    _check_scheduler()
     if cfg.index_url:
         _check_redis(cfg.index_url)
-    _checked.add(key)
+    _sound.add(key)
 
 
 def scheduler_url() -> str | None:
@@ -122,3 +136,47 @@ def history_sound(night: str, window: tuple[str | None, set[str]] | None = None,
     if damage:
         more = f" (and {len(damage) - 1} more: python -m pipeline history verify)" if len(damage) > 1 else ""
         refuse(Exit.HISTORY, f"night {night}: the history is not sound: {damage[0]}{more}")
+
+
+# Settings that change a night's results: a night is finished with the ones it started with.
+RESULT_SETTINGS = ("raw_dir", "state_dir", "min_words", "threshold", "num_perm", "shingle_size", "minhash_seed",
+                   "lsh_bands", "lsh_rows", "lsh_recall", "keep", "history_days")
+RUN_RECORD = "run.json"
+
+
+def run_settings() -> dict[str, str]:
+    """The settings a night's results depend on (folders absolute, the rules by content)."""
+    cfg = pipeline()
+    values = {name: str(getattr(cfg, name)) for name in RESULT_SETTINGS}
+    for name in ("raw_dir", "state_dir"):
+        values[name] = str(Path(values[name]).absolute())
+    values["rules"] = checksum(rules_path()).xxh3
+    return values
+
+
+def same_settings_as_started(stages: Path, night: str) -> None:
+    """A night runs to its end with the settings it was started with: the first run
+    records them (``stages/run.json``); a run with other settings, at the same time or
+    after an interrupted one, stops (exit 13) instead of mixing two runs' stage files."""
+    record = stages / RUN_RECORD
+    mine = run_settings()
+    if not record.exists() and stages.is_dir() and any(stages.iterdir()):
+        return  # started by a version that kept no record: its settings are not known
+    try:
+        stages.mkdir(parents=True, exist_ok=True)
+        claim_file(record, orjson.dumps(mine, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    except FileExistsError:
+        pass
+    started = settings_started(stages)
+    if started is not None and started != mine:
+        changed = ", ".join(f"{k} {started.get(k)!r} -> {mine.get(k)!r}" for k in sorted(mine)
+                            if started.get(k) != mine.get(k))
+        refuse(Exit.CONFLICT, f"night {night} was started with other settings ({changed}): finish it with "
+                              f"those, or start it over with these: python -m pipeline rerun {night}")
+
+
+def settings_started(stages: Path) -> dict[str, str] | None:
+    try:
+        return orjson.loads((stages / RUN_RECORD).read_bytes())
+    except (OSError, ValueError):
+        return None

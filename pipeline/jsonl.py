@@ -107,6 +107,26 @@ def current_umask() -> int:
     return mask
 
 
+def claim_file(path: Path | str, content: bytes) -> None:
+    """Create ``path`` holding ``content``, complete, unless it exists: then
+    ``FileExistsError`` (of two processes claiming it at once, exactly one succeeds)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{run_tag()}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+    finally:
+        _remove_quietly(tmp)
+
+
 def place_file(source: Path | str, path: Path | str) -> None:
     """Make ``path`` hold ``source``'s bytes, atomically: a hard link to the same file
     (no copy) where the filesystem allows one, else a copy written like any output.

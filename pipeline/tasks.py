@@ -185,7 +185,7 @@ class NightTask(luigi.Task):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        checks.before_any_work()  # the settings, rules and servers, once per process
+        checks.settings_sound()  # the settings, rules and Redis, once per process
 
     @functools.cached_property
     def paths(self):
@@ -526,10 +526,13 @@ class Deduplicate(NightTask):
     def requires(self) -> dict[str, Any]:
         if not self.paths.raw.is_dir():
             return {"raw": RawNight(self.date)}
-        since = history_since(self.date)
-        earlier = self.earlier_commits(d for d in self.window_nights() if d.isoformat() in raw_nights())
-        checks.history_sound(self.paths.date, window=(since, self.committed_window()))
+        earlier = self.earlier_commits(self.window_nights())
+        self.check_history()
         return {"sign": self.shard_tasks(CleanFile), "earlier": earlier}
+
+    def check_history(self) -> None:
+        """Stop the run (exit 11) unless the history is sound for this night's window."""
+        checks.history_sound(self.paths.date, window=(history_since(self.date), self.committed_window()))
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         stage = self.paths.stages / "5-dedup"
@@ -670,7 +673,13 @@ class CleanCorpus(NightTask):
     history for later nights (CommitHistory). The two run side by side with several
     workers; the night counts as done only when both are."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        checks.before_any_work()  # the night is about to be scheduled: the scheduler too
+
     def requires(self) -> dict[str, luigi.Task]:
+        if is_raw_night(self.paths.raw):
+            checks.same_settings_as_started(self.paths.stages, self.paths.date)
         return {"outputs": WriteOutputs(date=self.date), "history": CommitHistory(date=self.date)}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
@@ -698,6 +707,10 @@ class CleanCorpus(NightTask):
 @CleanCorpus.event_handler(luigi.Event.DEPENDENCY_PRESENT)
 def _night_already_done(task: CleanCorpus) -> None:
     logger.info(task.summary(done_before=True))
+    started = checks.settings_started(task.paths.stages)
+    if started is not None and started != checks.run_settings():
+        logger.warning("night %s was done with other settings than these; python -m pipeline rerun %s applies "
+                       "them", task.paths.date, task.paths.date)
 
 
 class GatherRemoved(NightTask):

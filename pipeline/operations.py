@@ -1,0 +1,331 @@
+"""The operator's commands around the nightly job: late files, reruns, backfills, and
+checking and repairing the history (``python -m pipeline ...``, see ``__main__``).
+
+Each command reads its settings exactly as the night does (the shipped defaults,
+Luigi's configuration files, and the same ``--pipeline-...`` flags, applied before any
+path is computed), touches only the nights it names, and ends with an exit code of
+``exits.Exit``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import luigi
+import luigi.interface
+from luigi.cmdline_parser import CmdlineParser
+from luigi.execution_summary import LuigiStatusCode
+
+from pipeline import checks, dedup, tasks
+from pipeline.docstore import load_docs
+from pipeline.filehistory import checksum
+from pipeline.exits import Exit, refuse
+from pipeline.history import (
+    CommitInfo,
+    History,
+    HistoryDamaged,
+    HistoryMismatch,
+    RebuildSources,
+    later_dependents,
+    stale_nights,
+    open_history,
+    site_line_sanity,
+)
+from pipeline.jsonl import read_json, read_jsonl, write_json
+from pipeline.readers import list_night
+from pipeline.records import Article
+from pipeline.settings import dedup_config, night_paths, pipeline
+from pipeline.sitelines import SiteCounts
+
+# Luigi's run status -> exit code (as `luigi` itself exits with [retcode]).
+STATUS_EXIT = {
+    LuigiStatusCode.SUCCESS: Exit.DONE,
+    LuigiStatusCode.SUCCESS_WITH_RETRY: Exit.DONE,
+    LuigiStatusCode.FAILED: Exit.TASK_FAILED,
+    LuigiStatusCode.FAILED_AND_SCHEDULING_FAILED: Exit.TASK_FAILED,
+    LuigiStatusCode.SCHEDULING_FAILED: Exit.SCHEDULING,
+    LuigiStatusCode.NOT_RUN: Exit.NOT_RUN,
+    LuigiStatusCode.MISSING_EXT: Exit.MISSING_RAW,
+}
+
+
+@contextmanager
+def night_settings(flags: Sequence[str]) -> Iterator[None]:
+    """Inside: the settings as the night would read them with these Luigi flags
+    (``--pipeline-out-dir ...``, ``--workers 2``, ``--local-scheduler``); unknown flags
+    stop the command (exit 2), as they stop ``luigi``."""
+    with CmdlineParser.global_instance(["CleanCorpus", *flags]):
+        yield
+
+
+def run_nights(dates: Sequence[dt.date]) -> Exit:
+    """Run CleanCorpus for these nights in one Luigi build (each night's dedup waits for
+    the earlier nights it compares with, so they complete in order), with the command
+    line's workers and scheduler; the exit code of the outcome."""
+    if not dates:
+        return Exit.DONE
+    checks.before_any_work()
+    core = luigi.interface.core()
+    try:
+        result = luigi.build([tasks.CleanCorpus(date=d) for d in dates], detailed_summary=True,
+                             no_lock=core.no_lock)
+    except luigi.interface.PidLockAlreadyTakenExit:
+        return Exit.ALREADY_RUNNING
+    return STATUS_EXIT.get(result.status, Exit.NOT_RUN)
+
+
+def _finished(date: dt.date) -> bool:
+    return tasks.CleanCorpus(date=date).complete()
+
+
+# --- late files ----------------------------------------------------------------------------
+
+
+def late_files(date: dt.date) -> tuple[list[str], str | None]:
+    """Raw files of a finished night that its run did not read (new or changed since)."""
+    paths = night_paths(date)
+    report = paths.out / "report.json"
+    if not report.exists():
+        return [], f"{date} has not run yet (no {report})"
+    read = {entry["file"]: entry["bytes"] for entry in read_json(report).get("inputs", [])}
+    files, _ = list_night(paths.raw) if paths.raw.is_dir() else ([], [])
+    return [f for f in files if read.get(f) != (paths.raw / f).stat().st_size], None
+
+
+# --- reruns ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Rerun:
+    nights: list[dt.date]  # the night named, then the later ones asked for, in order
+    moved: dict[str, Path]  # night -> where its previous outputs are kept
+    stale: list[str]  # later nights whose window changed with the rerun (their duplicates are out of date)
+    dependents: list[str]  # every later night that compared with the night
+
+
+def rerun(date: dt.date, and_later: bool) -> tuple[Exit, Rerun]:
+    """Redo a finished night: its outputs are moved to ``OUT_DIR/.DATE.previous`` (kept, so
+    they can be compared or restored), then the night runs again and replaces its
+    entries in the history. Later nights whose dedup compared with it are then out of
+    date: listed, or rerun after it in order with ``and_later``."""
+    history = open_night_history()
+    try:
+        committed = history.nights()
+    finally:
+        history.close()
+    later = [dt.date.fromisoformat(d) for d in later_dependents(committed, date.isoformat())]
+    nights = [date, *sorted(later)] if and_later else [date]
+    tasks.Deduplicate(date=date).check_history()  # before anything is moved
+    moved = {}
+    for night in nights:
+        out = night_paths(night).out
+        if out.exists():
+            previous = out.with_name(f".{out.name}.previous")
+            shutil.rmtree(previous, ignore_errors=True)
+            out.rename(previous)
+            moved[night.isoformat()] = previous
+    code = run_nights(nights)
+    history = open_night_history()
+    try:
+        now_stale = {p.night for p in stale_nights(history.nights())}
+    finally:
+        history.close()
+    return code, Rerun(nights, moved, [d.isoformat() for d in sorted(later) if d.isoformat() in now_stale],
+                       [d.isoformat() for d in sorted(later)])
+
+
+def _finished_out_nights() -> list[dt.date]:
+    out_dir = Path(pipeline().out_dir)
+    if not out_dir.is_dir():
+        return []
+    dates = [dt.date.fromisoformat(p.name) for p in out_dir.iterdir()
+             if tasks.NIGHT_RE.match(p.name) and (p / "report.json").is_file()]
+    return sorted(dates)
+
+
+# --- backfills -------------------------------------------------------------------------------
+
+
+@dataclass
+class Backfill:
+    done: list[dt.date]  # finished before
+    to_run: list[dt.date]
+    missing: list[dt.date]  # no raw folder: gaps, skipped
+
+
+def plan_backfill(first: dt.date, last: dt.date) -> Backfill:
+    plan = Backfill([], [], [])
+    present = tasks.raw_nights()
+    day = first
+    while day <= last:
+        if _finished(day):
+            plan.done.append(day)
+        elif day.isoformat() in present:
+            plan.to_run.append(day)
+        else:
+            plan.missing.append(day)
+        day += dt.timedelta(days=1)
+    return plan
+
+
+def backfill(plan: Backfill) -> Exit:
+    """Run the nights of the plan that are not done; exit 3 when all that could run did
+    but some nights had no raw folder, 0 when none was missing."""
+    code = run_nights(plan.to_run)
+    if code == Exit.DONE and plan.missing:
+        return Exit.MISSING_RAW
+    return code
+
+
+# --- the history --------------------------------------------------------------------------
+
+
+class OutDirSources(RebuildSources):
+    """A night's kept articles again, for ``history rebuild``: from its stage files (the
+    sign stage's arrays and dedup's decisions: the very folder the commit wrote), else
+    from its ``articles.jsonl`` and ``duplicates.jsonl``."""
+
+    def __init__(self) -> None:
+        self.out_dir = Path(pipeline().out_dir)
+
+    def finished_nights(self) -> list[str]:
+        return [d.isoformat() for d in _finished_out_nights() if tasks.CommitHistory(date=d).complete()]
+
+    def commit_info(self, night: str) -> CommitInfo:
+        stats = self.out_dir / night / "stages" / "5-dedup" / "stats.json"
+        recorded = read_json(stats) if stats.is_file() else {}
+        return CommitInfo(compared_with=recorded.get("compared_with"), gaps=recorded.get("gaps"),
+                          site_lines=tasks.site_lines_state(night))
+
+    def kept_articles(self, night: str, config: dedup.DedupConfig):
+        try:
+            made = self._from_stages(night, config)
+        except (OSError, ValueError, KeyError):
+            made = None
+        if made is None:
+            try:
+                made = self._from_outputs(night, config)
+            except (OSError, ValueError, KeyError):
+                made = None
+        return made
+
+    def _from_stages(self, night: str, config: dedup.DedupConfig):
+        stages = self.out_dir / night / "stages"
+        decisions_path = stages / "5-dedup" / "decisions.jsonl"
+        signs = sorted((stages / "4-sign").glob("*.docs.npz"))
+        if not decisions_path.is_file() or not signs:
+            return None
+        status = {d["key"]: d for d in read_jsonl(decisions_path)}
+        docs = [doc for path in signs for doc in load_docs(path)]
+        for rank, doc in enumerate(docs):
+            doc.rank = rank
+        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))
+        superseded = [(d["night"], d["key"], d["dup_of_key"]) for d in status.values() if d["status"] == "superseded"]
+        return kept, superseded, f"{stages} (stage files)"
+
+    def _from_outputs(self, night: str, config: dedup.DedupConfig):
+        folder = self.out_dir / night
+        if not (folder / "articles.jsonl").is_file():
+            return None
+        articles = list(read_jsonl(folder / "articles.jsonl"))
+        records = [
+            {"key": f"{night}/{Article.key_of(r['source'])}", "id": r["id"], "text": r["text"],
+             "title": r["title"], "published": r.get("published")}
+            for r in articles
+        ]
+        docs = dedup.make_docs(records, night, config)
+        duplicates = list(read_jsonl(folder / "duplicates.jsonl")) if (folder / "duplicates.jsonl").is_file() else []
+        # A doc's rank is its place among all the night's cleaned articles, in input order
+        # (files sorted, then position in the file): the kept ones and tonight's duplicates.
+        order = sorted([(r["source"]["file"], r["source"]["index"]) for r in articles]
+                       + [(d["source"]["file"], d["source"]["index"]) for d in duplicates if d.get("source")])
+        rank = {position: number for number, position in enumerate(order)}
+        for doc, record in zip(docs, articles):
+            doc.rank = rank[(record["source"]["file"], record["source"]["index"])]
+        kept = sorted(docs, key=dedup.priority(config.keep))
+        keys = {r["id"]: r["key"] for r in reversed(records)}  # the first article of an id
+        superseded = []
+        for record in duplicates:
+            if record.get("superseded"):
+                old = self._key_in(record["night"], record["id"])
+                if old is not None and record["dup_of"] in keys:
+                    superseded.append((record["night"], old, keys[record["dup_of"]]))
+        return kept, superseded, f"{folder / 'articles.jsonl'}"
+
+    def _key_in(self, night: str, article_id: str) -> str | None:
+        path = self.out_dir / night / "articles.jsonl"
+        if path.is_file():
+            for record in read_jsonl(path):
+                if record["id"] == article_id:
+                    return f"{night}/{Article.key_of(record['source'])}"
+        return None
+
+    def site_lines(self, night: str) -> SiteCounts | None:
+        """The night's site-line counts again, from its repair stage's pages."""
+        pages = sorted((self.out_dir / night / "stages" / "2-repair").glob("*.sitepages.jsonl"))
+        if not pages:
+            return None
+        counts = SiteCounts()
+        for path in pages:
+            for site, story, keys in read_jsonl(path):
+                counts.add_page(site, story, keys)
+        return counts
+
+
+def open_night_history() -> History:
+    """The history the settings name; one that cannot be opened stops the command."""
+    cfg = pipeline()
+    try:
+        return open_history(cfg.state_dir, cfg.index_url, dedup_config())
+    except HistoryMismatch as error:
+        refuse(Exit.BAD_SETTINGS, str(error))
+    except HistoryDamaged as error:
+        refuse(Exit.HISTORY, str(error))
+
+
+def verify_history(full: bool) -> tuple[list[str], list[str], str]:
+    """The problems and the warnings of the whole history, one line each, and a summary."""
+    history = open_night_history()
+    try:
+        found = history.problems(full=full, site_lines_dir=Path(pipeline().state_dir) / "site_lines")
+        nights = history.nights() if not any(p.night is None for p in found) else {}
+    finally:
+        history.close()
+    problems = [p.message for p in found if not p.warning]
+    warnings = [p.message for p in found if p.warning]
+    summary = f"{len(nights)} nights, {sum(e.articles for e in nights.values()):,} articles"
+    return problems, warnings, summary
+
+
+def rebuild_history() -> tuple[list[str], list[str]]:
+    """Rebuild the history (see ``History.rebuild``) and the site-line counts that are
+    damaged; returns what was done and what could not be."""
+    sources = OutDirSources()
+    history = open_night_history()
+    try:
+        done, problems = history.rebuild(sources)
+        committed = history.nights()
+    finally:
+        history.close()
+    messages = [p.message for p in problems]
+    state = Path(pipeline().state_dir) / "site_lines"
+    for night, entry in committed.items():
+        path = state / f"{night}.json"
+        damaged = site_line_sanity(path) if path.exists() else ["missing"]
+        if entry.site_lines is not None and path.exists() and not damaged:
+            damaged = [] if checksum(path) == entry.site_lines else ["checksum"]
+        if not damaged or (entry.site_lines is None and not path.exists()):
+            continue
+        counts = sources.site_lines(night)
+        if counts is None:
+            messages.append(f"night {night}: {path} is damaged and {sources.out_dir / night} has no repair-stage "
+                            "pages to count again")
+            continue
+        write_json(path, counts.to_json())
+        done.append(f"night {night}: site-line counts made again from its repair stage")
+    return done, messages
