@@ -139,17 +139,15 @@ def history_sound(night: str, window: tuple[str | None, set[str]] | None = None,
 
 
 # Settings that change a night's results: a night is finished with the ones it started with.
-RESULT_SETTINGS = ("raw_dir", "state_dir", "min_words", "threshold", "num_perm", "shingle_size", "minhash_seed",
+RESULT_SETTINGS = ("min_words", "threshold", "num_perm", "shingle_size", "minhash_seed",
                    "lsh_bands", "lsh_rows", "lsh_recall", "keep", "history_days")
 RUN_RECORD = "run.json"
 
 
 def run_settings() -> dict[str, str]:
-    """The settings a night's results depend on (folders absolute, the rules by content)."""
+    """The settings a night's results depend on (the rules by their content)."""
     cfg = pipeline()
     values = {name: str(getattr(cfg, name)) for name in RESULT_SETTINGS}
-    for name in ("raw_dir", "state_dir"):
-        values[name] = str(Path(values[name]).absolute())
     values["rules"] = checksum(rules_path()).xxh3
     return values
 
@@ -160,13 +158,15 @@ def same_settings_as_started(stages: Path, night: str) -> None:
     after an interrupted one, stops (exit 13) instead of mixing two runs' stage files."""
     record = stages / RUN_RECORD
     mine = run_settings()
-    if not record.exists() and stages.is_dir() and any(stages.iterdir()):
-        return  # started by a version that kept no record: its settings are not known
     try:
+        if not record.exists() and stages.is_dir() and any(stages.iterdir()):
+            return  # started by a version that kept no record: its settings are not known
         stages.mkdir(parents=True, exist_ok=True)
         claim_file(record, orjson.dumps(mine, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     except FileExistsError:
         pass
+    except OSError:
+        return  # an output folder that cannot be written: the first task says so, naming it
     started = settings_started(stages)
     if started is not None and started != mine:
         changed = ", ".join(f"{k} {started.get(k)!r} -> {mine.get(k)!r}" for k in sorted(mine)

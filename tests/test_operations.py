@@ -231,7 +231,9 @@ def test_late_files_are_reported_and_a_rerun_includes_them(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert b"gazette-wire.txt" in articles.read_bytes()
     assert run_pipeline_cli(tmp_path, "late", SAMPLE_NIGHT).returncode == 0
-    assert not (tmp_path / "out" / f".{SAMPLE_NIGHT}.previous").exists()
+    previous = tmp_path / "out" / f".{SAMPLE_NIGHT}.previous"  # kept, and said where
+    assert f"previous outputs kept in {previous}" in rerun.stdout
+    assert b"gazette-wire.txt" not in (previous / "articles.jsonl").read_bytes()
 
 
 def test_the_wrapper_logs_to_a_dated_file_and_returns_luigis_code(tmp_path):
