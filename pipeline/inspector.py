@@ -24,6 +24,33 @@ from pipeline.nightdata import Night, NightNotFound, WordDiff, summary
 
 EQUAL_CONTEXT = 12  # words of unchanged text shown around each change
 
+# What a terminal would act on rather than show: C0 and C1 controls (escape sequences
+# retitle or clear the terminal), DEL, bidirectional overrides and isolates (they
+# reorder what is shown), line and paragraph separators.
+_UNSAFE = regex.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    r"""Text from the data as a terminal may show it: what it would act on, escaped as
+    ``--json`` escapes it.
+
+    >>> printable("a\x1b]0;pwned\x07b \u202egnp.exe")
+    'a\\x1b]0;pwned\\x07b \\u202egnp.exe'
+    """
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def escaped(data: Any) -> Any:
+    """Every string in ``data`` (dicts, lists, tuples of them) made :func:`printable`;
+    newlines stay where they separate paragraphs and lines of text."""
+    if isinstance(data, str):
+        return "\n".join(printable(line) for line in data.split("\n"))
+    if isinstance(data, dict):
+        return {key: escaped(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(escaped(value) for value in data)
+    return data
+
 
 class Style:
     """ANSI colours, or nothing when the output is not a terminal."""
@@ -172,6 +199,7 @@ def print_article(data: dict[str, Any], style: Style) -> None:
 
 def explain(night: Night, article_id: str) -> dict[str, Any]:
     data = describe(night, article_id)
+    data["outputs"] = str(night.folder.parent)  # where the kept article's night would be
     status = data["status"]
     if status["status"] in ("duplicate", "superseded"):
         kept_night = night if status["dup_of_night"] == night.date else night.sibling(status["dup_of_night"])
@@ -205,7 +233,7 @@ def print_explanation(data: dict[str, Any], style: Style) -> None:
     print(style(head, "bold"))
     print(f"  method: {status['method']}, Jaccard similarity of word 5-shingles: {status['similarity']}")
     if data.get("kept") is None:
-        print(f"  (the kept article's night {status['dup_of_night']} is not in {os.path.dirname(data.get('folder', '.'))})")
+        print(f"  (the kept article's night {status['dup_of_night']} is not in {data['outputs']})")
         return
     print(f"  this:  {_clip(data['article']['title'] or '', 90) if data['article'] else ''}")
     print(f"  kept:  {_clip(data['kept']['title'] or '', 90)}")
@@ -262,8 +290,8 @@ def print_hits(hits: list[dict[str, Any]], style: Style) -> None:
         left = max(0, start - 60)
         rest = line[end:]
         rest = rest if len(rest) <= 60 else rest[:59] + "…"
-        shown = ("…" if left else "") + line[left:start] + style(line[start:end], "red", "bold") + rest
-        print(f"{style(hit['id'], 'cyan')}:{hit['field']}:{hit['line']}: {shown}")
+        shown = ("…" if left else "") + printable(line[left:start]) + style(printable(line[start:end]), "red", "bold") + printable(rest)
+        print(f"{style(printable(hit['id']), 'cyan')}:{hit['field']}:{hit['line']}: {shown}")
     print(style(f"{len(hits)} match(es)", "dim"), file=sys.stderr)
 
 
@@ -302,8 +330,10 @@ def main(argv: list[str]) -> int:
     try:
         if args.json:
             sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-        else:
+        elif printer is print_hits:  # escapes each piece itself: the match offsets are the text's
             printer(data, style)
+        else:
+            printer(escaped(data), style)
         sys.stdout.flush()
     except BrokenPipeError:  # `| head` closed the pipe: fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

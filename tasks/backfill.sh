@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Run every missed night of the last DAYS days (default 14), oldest first, with
-# Luigi's RangeDaily: nights already done are skipped, a night whose raw folder is
-# missing is reported as missing data (exit code 3).
+# Run every night of the last DAYS days (default 14, up to yesterday) that is not done,
+# oldest first: each night's dedup waits for the earlier nights it compares with. Nights
+# without a raw folder are listed and skipped (gaps).
 #
 #   tasks/backfill.sh          # the last 14 days
 #   tasks/backfill.sh 30       # the last 30 days
+#
+# Exit codes as tasks/run-night.sh; 0 every night of the range is done, 3 the nights
+# that have raw data are done but some nights have none (listed), 4 a night failed.
+# Logs to stdout and stderr and to LOG_DIR/backfill-YYYY-MM-DD.log.
 set -uo pipefail
-project="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$project" || exit 5
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 days="${1:-14}"
-log_dir="${LOG_DIR:-$project/logs}"
-mkdir -p "$log_dir" || exit 5
-flags=(${NEWSCLEAN_LUIGI_FLAGS:-})
-if [[ " ${flags[*]} " != *" --scheduler-host "* ]]; then
-    flags+=(--local-scheduler)
+if ! [[ "$days" =~ ^[1-9][0-9]*$ ]] || (( $# > 1 )); then
+    echo "usage: $0 [DAYS]" >&2
+    exit 2
 fi
-"${NEWSCLEAN_PYTHON:-python3}" -m luigi --module pipeline.tasks RangeDaily --of CleanCorpus \
-    --days-back "$days" --stop "$(date +%F)" "${flags[@]}" >>"$log_dir/backfill-$(date +%F).log" 2>&1
+newsclean_setup || exit $?
+log="$log_dir/backfill-$(date +%F).log"
+
+{
+    echo "=== $(date --iso-8601=seconds) backfill of $days days on $(hostname) with $python"
+    "$python" -m pipeline backfill --days "$days" "${flags[@]}"
+    status=$?
+    echo "=== $(date --iso-8601=seconds) exit $status"
+    exit "$status"
+} 2>&1 | tee -a "$log"
+exit "${PIPESTATUS[0]}"
