@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import ftfy.bad_codecs  # noqa: F401  (registers the "sloppy-windows-1252" codec)
 
@@ -118,38 +119,181 @@ def _decode_utf8_lines(data: bytes) -> tuple[str, list[int]]:
     return "\n".join(parts), legacy
 
 
+# Bytes read ahead before the first line: enough to see a BOM and to tell UTF-16.
+SNIFF_BYTES = 4096
+
+
+class LineDecoder:
+    r"""Bytes arriving in blocks -> the lines of the text, one at a time, decoded as
+    :func:`decode_bytes` decodes a whole file: so a file of any size is read with the
+    memory of one block and one line.
+
+    The encoding is decided from the first bytes (BOM, BOM-less UTF-16); UTF-8 lines
+    that are not UTF-8 take Windows-1252 (``legacy``: their line numbers); ``\r\n``
+    and lone ``\r`` end lines; invisible controls are removed (``controls``: how many,
+    per line). Lines are numbered from 1, as ``text.split("\n")`` would list them.
+
+    >>> decoder = LineDecoder(iter([b"one\r\ntw", b"o \xa3\x00\nthree"]))
+    >>> list(decoder.lines()), decoder.legacy, decoder.controls
+    (['one', 'two £', 'three'], {2}, {2: 1})
+    """
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._ahead: list[bytes] = []
+        self.size_ahead = 0
+        self.read_ahead(SNIFF_BYTES)
+        start = b"".join(self._ahead)
+        self.encoding, self.bom = "utf-8", False
+        for bom, name in _BOMS:
+            if start.startswith(bom):
+                self.encoding, self.bom, self._skip = name, True, len(bom)
+                break
+        else:
+            self._skip = 0
+            self.encoding = sniff_utf16(start) or "utf-8"
+        self.legacy: set[int] = set()
+        self.controls: dict[int, int] = {}
+
+    def read_ahead(self, size: int) -> bytes:
+        """The first ``size`` bytes (fewer at the end of the data), read ahead of the lines."""
+        while self.size_ahead < size:
+            block = next(self._blocks, None)
+            if block is None:
+                break
+            self._ahead.append(block)
+            self.size_ahead += len(block)
+        return b"".join(self._ahead)[:size]
+
+    def _all_blocks(self) -> Iterator[bytes]:
+        first = True
+        while self._ahead:
+            block = self._ahead.pop(0)
+            if first and self._skip:
+                block = block[self._skip :]
+            first = False
+            yield block
+        yield from self._blocks
+
+    def fixes(self, first: int, last: int) -> dict[str, Any]:
+        """The decoding facts of lines ``first`` to ``last``, for an article's ``fixes``."""
+        out: dict[str, Any] = {}
+        if self.encoding != "utf-8":
+            out["encoding"] = self.encoding
+        if self.bom:
+            out["bom"] = True
+        legacy = sorted(n for n in self.legacy if first <= n <= last) if self.legacy else []
+        if legacy:
+            out["legacy_lines"] = {LEGACY_ENCODING: legacy}
+        removed = sum(c for n, c in self.controls.items() if first <= n <= last) if self.controls else 0
+        if removed:
+            out["controls_removed"] = removed
+        return out
+
+    def forget(self, before: int) -> None:
+        """Drop the facts of the lines before ``before`` (their articles are made)."""
+        if self.legacy:
+            self.legacy = {n for n in self.legacy if n >= before}
+        if self.controls:
+            self.controls = {n: c for n, c in self.controls.items() if n >= before}
+
+    def lines(self) -> Iterator[str]:
+        return self._utf8_lines() if self.encoding == "utf-8" else self._other_lines()
+
+    def _clean(self, lines: list[str], number: int) -> list[str]:
+        """Lines numbered from ``number`` + 1 without their invisible controls (counted)."""
+        for k, line in enumerate(lines):
+            if not line.isprintable():
+                cleaned, count = _CONTROL_RE.subn("", line)
+                if count:
+                    lines[k] = cleaned
+                    self.controls[number + k + 1] = count
+        return lines
+
+    def _utf8_lines(self) -> Iterator[str]:
+        """Lines of UTF-8 text; most blocks decode whole and split at once."""
+        number = 0
+        parts: list[bytes] = []
+        for block in self._all_blocks():
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                parts.append(block)
+                continue
+            data = b"".join(parts) + block[:cut] if parts else block[:cut]
+            parts = [block[cut + 1 :]]
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None and "\r" not in text:
+                lines = text.split("\n")
+                # UTF-8 writes these characters as these very bytes: most blocks have none.
+                if len(data.translate(None, _CONTROL_BYTES)) != len(data):
+                    lines = self._clean(lines, number)
+                number += len(lines)
+                yield from lines
+                continue
+            for raw in data.split(b"\n"):
+                lines = self._clean(self._decode_line(raw[:-1] if raw.endswith(b"\r") else raw, number), number)
+                number += len(lines)
+                yield from lines
+        yield from self._clean(self._decode_line(b"".join(parts), number), number)  # after the last line feed
+
+    def _decode_line(self, raw: bytes, number: int) -> list[str]:
+        """A line feed's line, split at lone carriage returns, decoded (lines ``number`` + 1 on)."""
+        lines = []
+        for piece in raw.split(b"\r") if b"\r" in raw else (raw,):
+            try:
+                lines.append(piece.decode("utf-8"))
+            except UnicodeDecodeError:
+                self.legacy.add(number + len(lines) + 1)
+                lines.append(piece.decode("utf-8", errors="newsclean-legacy"))
+        return lines
+
+    def _other_lines(self) -> Iterator[str]:
+        """Lines of UTF-16 or UTF-32 text (unpaired surrogates become U+FFFD: no legacy
+        encoding explains them, and a str cannot hold them for the next stage)."""
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        rest, number = "", 0
+        for block in self._all_blocks():
+            text = rest + decoder.decode(block)
+            # A carriage return at the end may be the first half of \r\n: wait for more.
+            keep = len(text) - 1 if text.endswith("\r") else len(text)
+            *lines, rest = _LINE_END_RE.sub("\n", text[:keep]).split("\n")
+            rest += text[keep:]
+            lines = self._clean(lines, number)
+            number += len(lines)
+            yield from lines
+        yield from self._clean(_LINE_END_RE.sub("\n", rest + decoder.decode(b"", final=True)).split("\n"), number)
+
+    def control_share(self, sample: bytes) -> float:
+        """The share of invisible control characters in the first bytes (a binary file
+        has many): counted on the bytes for UTF-8, where each is one byte and a
+        character is a byte that does not continue another."""
+        if self.encoding != "utf-8":
+            decoded = decode_bytes(sample)
+            return decoded.controls_removed / max(1, len(decoded.text) + decoded.controls_removed)
+        controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+        characters = len(sample.translate(None, _CONTINUATION_BYTES))
+        return controls / max(1, characters)
+
+
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+
+
 def decode_bytes(data: bytes) -> Decoded:
-    """Decode a file's bytes to text with ``\\n`` line ends.
+    """Decode a file's bytes to text with ``\\n`` line ends (all of it at once: see
+    :class:`LineDecoder` for a file read line by line).
 
     >>> decode_bytes(b"\\xef\\xbb\\xbfone\\r\\ntwo\\x00\\r\\n").text
     'one\\ntwo\\n'
     >>> decode_bytes("Ünïcode".encode("utf-16")).encoding
     'utf-16-le'
     """
-    result = Decoded(text="")
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            result.encoding, result.bom = name, True
-            data = data[len(bom) :]
-            break
-    else:
-        sniffed = sniff_utf16(data)
-        if sniffed:
-            result.encoding = sniffed
-    if result.encoding == "utf-8":
-        text, legacy = _decode_utf8_lines(data)
-        if legacy:
-            result.legacy_lines = {LEGACY_ENCODING: legacy}
-    else:
-        # Unpaired surrogates in UTF-16 input become U+FFFD: no legacy encoding
-        # explains them, and a str cannot hold them for the next stage.
-        text = data.decode(result.encoding, errors="replace")
-    # UTF-8 (and the one-byte legacy encodings) write these characters as these very
-    # bytes: bytes without them need no search (most files).
-    single_byte_controls = result.encoding != "utf-8" or len(data.translate(None, _CONTROL_BYTES)) != len(data)
-    if result.encoding != "utf-8" or b"\r" in data:
-        text = _LINE_END_RE.sub("\n", text)
-    if single_byte_controls:
-        text, result.controls_removed = _CONTROL_RE.subn("", text)
-    result.text = text
-    return result
+    decoder = LineDecoder(iter([data]))
+    text = "\n".join(decoder.lines())
+    return Decoded(
+        text=text, encoding=decoder.encoding, bom=decoder.bom,
+        legacy_lines={LEGACY_ENCODING: sorted(decoder.legacy)} if decoder.legacy else {},
+        controls_removed=sum(decoder.controls.values()),
+    )

@@ -1,92 +1,214 @@
-"""Dedup's per-article fingerprints on disk: one compressed ``.npz`` of arrays per file.
+"""Dedup's per-article fingerprints on disk: one folder of arrays, the same for a shard's
+sign stage (``stages/4-sign/shard-NNNNN.docs/``) and a night of the history.
 
-Kept separate from the JSONL stages because shingle sets and signatures are
-numbers, and loading them as numpy arrays is what makes dedup fast.
+    docs.jsonl            [key, id, rank, n_words, exact, title, published] a line
+    docs.offsets.npy      byte offset of each line (so one article is read alone)
+    shingles.npy          the articles' shingle hashes, end to end (uint64)
+    shingles.offsets.npy  where each article's shingles start and end
+    signatures.npy        MinHash signatures (articles x num_perm, uint32)
+
+Shingle sets and signatures are numbers, kept apart from the JSONL stages: loading
+them as numpy arrays (mapped, read only where used) is what makes dedup fast. The
+files are written as the articles come (``DocsWriter``), so a shard of any size is
+fingerprinted with the memory of one chunk, and checksummed on the way.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import struct
-import zipfile
+import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, NamedTuple, Sequence
 
 import numpy as np
+import orjson
+import xxhash
 
 from pipeline.dedup import Doc
-from pipeline.jsonl import atomic_writer
+from pipeline.jsonl import OutputError, current_umask, run_tag
+
+DOC_FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy")
+# Bytes of an appended .npy's header: the shape is written once the rows are counted.
+NPY_HEADER_BYTES = 128
 
 
-def save_docs(path: Path | str, docs: Sequence[Doc], num_perm: int) -> None:
-    """Write docs atomically (an empty file of docs is valid)."""
-    lengths = np.array([len(d.shingles) for d in docs], dtype=np.int64)
-    arrays = {
-        "key": np.array([d.key for d in docs], dtype=str),
-        "id": np.array([d.id for d in docs], dtype=str),
-        "night": np.array([d.night for d in docs], dtype=str),
-        "rank": np.array([d.rank for d in docs], dtype=np.int64),
-        "n_words": np.array([d.n_words for d in docs], dtype=np.int64),
-        "exact": np.array([d.exact for d in docs], dtype=str),
-        "title": np.array([d.title or "" for d in docs], dtype=str),
-        "published": np.array([d.published or "" for d in docs], dtype=str),
-        "lengths": lengths,
-        "shingles": np.concatenate([d.shingles for d in docs]) if docs else np.empty(0, np.uint64),
-        "signatures": (
-            np.stack([d.signature for d in docs]) if docs else np.empty((0, num_perm), np.uint32)
-        ),
-    }
-    with atomic_writer(path) as handle:
-        np.savez(handle, **arrays)
+class FileSum(NamedTuple):
+    """A file's size and XXH3-64 checksum (hexadecimal)."""
+
+    bytes: int
+    xxh3: str
 
 
-def load_docs(path: Path | str) -> list[Doc]:
-    data = _arrays(path)
-    ends = np.cumsum(data["lengths"])
-    starts = ends - data["lengths"]
-    shingles, signatures = data["shingles"], data["signatures"]
-    columns = zip(
-        data["key"].tolist(), data["id"].tolist(), data["night"].tolist(), data["rank"].tolist(),
-        data["n_words"].tolist(), data["exact"].tolist(), data["title"].tolist(), data["published"].tolist(),
-        starts.tolist(), ends.tolist(),
-    )
-    return [
-        Doc(
-            key=key, id=doc_id, night=night, rank=rank, n_words=n_words, exact=exact,
-            shingles=shingles[start:end], signature=signatures[i],
-            title=title or None, published=published or None,
-        )
-        for i, (key, doc_id, night, rank, n_words, exact, title, published, start, end) in enumerate(columns)
-    ]
+class _Hashing:
+    """A binary file that checksums and counts what is written to it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.digest, self.size = handle, xxhash.xxh3_64(), 0
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        self.digest.update(view)
+        self.size += len(view)
+        return self.handle.write(view)
+
+    def sum(self) -> FileSum:
+        return FileSum(self.size, self.digest.hexdigest())
 
 
-def _arrays(path: Path | str) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz``, mapped into memory rather than read: ``np.savez`` stores
-    its members uncompressed, so each one is a ``.npy`` at some offset of the file, and
-    its pages are read only when used (dedup reads the shingles of the few articles it
-    compares). The mapping is private (copy on write), so the arrays are writable like
-    loaded ones (numba's compiled loops take them as the same type). A compressed
-    member is read the usual way."""
-    arrays: dict[str, np.ndarray] = {}
-    with open(path, "rb") as handle, zipfile.ZipFile(handle) as archive:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) if os.fstat(handle.fileno()).st_size else None
-        for info in archive.infolist():
-            name = info.filename.removesuffix(".npy")
-            if info.compress_type != zipfile.ZIP_STORED or mapped is None:
-                with archive.open(info) as member:
-                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
-                continue
-            # The member's data follows its local header: 30 bytes, then its name and extra field.
-            name_length, extra_length = struct.unpack("<HH", mapped[info.header_offset + 26 : info.header_offset + 30])
-            handle.seek(info.header_offset + 30 + name_length + extra_length)
-            version = np.lib.format.read_magic(handle)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran_order, dtype = read_header(handle)
-            if dtype.hasobject:
-                raise ValueError(f"{path}: {info.filename} holds Python objects")
-            count = int(np.prod(shape, dtype=np.int64))
-            array = np.frombuffer(mapped, dtype=dtype, count=count, offset=handle.tell())
-            arrays[name] = array.reshape(shape, order="F" if fortran_order else "C")
-    return arrays
+class NpyAppender:
+    """A ``.npy`` file whose rows are appended: its header (shape unknown until the end)
+    is reserved first and written last, padded to ``NPY_HEADER_BYTES`` (numpy reads any
+    header length). Checksummed as a whole when closed."""
+
+    def __init__(self, path: Path, dtype: np.dtype, row: tuple[int, ...] = ()) -> None:
+        self.path, self.dtype, self.row, self.rows = path, np.dtype(dtype), row, 0
+        self.handle = open(path, "w+b")
+        self.handle.write(b"\0" * NPY_HEADER_BYTES)
+
+    def append(self, values: np.ndarray) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        self.rows += len(values)
+        self.handle.write(memoryview(values).cast("B"))
+
+    def close(self) -> FileSum:
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.rows, *self.row)}
+        text = repr(header).encode("latin1")
+        padding = NPY_HEADER_BYTES - 10 - len(text) - 1
+        if padding < 0:
+            raise ValueError(f"{self.path}: header too long")
+        self.handle.seek(0)
+        self.handle.write(b"\x93NUMPY\x01\x00" + (NPY_HEADER_BYTES - 10).to_bytes(2, "little") + text
+                          + b" " * padding + b"\n")
+        self.handle.flush()
+        self.handle.seek(0)
+        digest, size = xxhash.xxh3_64(), 0
+        while block := self.handle.read(1 << 22):
+            digest.update(block)
+            size += len(block)
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        return FileSum(size, digest.hexdigest())
+
+
+class DocsWriter:
+    """Writes a docs folder as articles are added; it appears in place, complete, when
+    :meth:`finish` is called (written under a temporary name, then renamed), unless
+    ``in_place`` (the folder is someone else's temporary one). Leaving the ``with`` block
+    on an error removes what was written."""
+
+    def __init__(self, folder: Path, num_perm: int, in_place: bool = False) -> None:
+        self.folder = Path(folder)
+        self.work = self.folder if in_place else self.folder.with_name(f".{self.folder.name}.tmp-{run_tag()}")
+        self.in_place = in_place
+        try:
+            if not in_place:
+                self.folder.parent.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(self.work, ignore_errors=True)
+                self.work.mkdir(mode=0o777 & ~current_umask())
+            self.docs = _Hashing(open(self.work / "docs.jsonl", "wb"))
+            self.shingles = NpyAppender(self.work / "shingles.npy", np.uint64)
+            self.signatures = NpyAppender(self.work / "signatures.npy", np.uint32, (num_perm,))
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {self.work}: {error.strerror}") from error
+        self.doc_offsets, self.shingle_offsets = [0], [0]
+        self.sums: dict[str, FileSum] = {}
+
+    def __enter__(self) -> "DocsWriter":
+        return self
+
+    def add(self, docs: Sequence[Doc]) -> None:
+        try:
+            for doc in docs:
+                line = orjson.dumps([doc.key, doc.id, doc.rank, doc.n_words, doc.exact, doc.title, doc.published]) + b"\n"
+                self.docs.write(line)
+                self.doc_offsets.append(self.doc_offsets[-1] + len(line))
+                self.shingles.append(doc.shingles)
+                self.shingle_offsets.append(self.shingle_offsets[-1] + len(doc.shingles))
+            if docs:
+                self.signatures.append(np.stack([doc.signature for doc in docs]))
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {self.work}: {error.strerror}") from error
+
+    def finish(self) -> dict[str, FileSum]:
+        """Complete the files (fsynced) and put the folder in place; their sums."""
+        try:
+            self.sums["shingles.npy"] = self.shingles.close()
+            self.sums["signatures.npy"] = self.signatures.close()
+            self.docs.handle.flush()
+            os.fsync(self.docs.handle.fileno())
+            self.docs.handle.close()
+            self.sums["docs.jsonl"] = self.docs.sum()
+            for name, offsets in (("docs.offsets.npy", self.doc_offsets), ("shingles.offsets.npy", self.shingle_offsets)):
+                with open(self.work / name, "wb") as handle:
+                    hashing = _Hashing(handle)
+                    np.lib.format.write_array(hashing, np.array(offsets, dtype=np.int64), allow_pickle=False)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                self.sums[name] = hashing.sum()
+            if not self.in_place:
+                _fsync_dir(self.work)
+                old = self.folder.with_name(f".{self.folder.name}.old-{run_tag()}")
+                if self.folder.exists():
+                    self.folder.rename(old)
+                self.work.rename(self.folder)
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {self.work}: {error.strerror}") from error
+        return self.sums
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:
+            for handle in (self.docs.handle, self.shingles.handle, self.signatures.handle):
+                handle.close()
+            if not self.in_place:
+                shutil.rmtree(self.work, ignore_errors=True)
+
+
+def save_docs(folder: Path | str, docs: Sequence[Doc], num_perm: int) -> None:
+    """Write docs as a folder, atomically (an empty folder of docs is valid)."""
+    with DocsWriter(Path(folder), num_perm) as writer:
+        writer.add(docs)
+        writer.finish()
+
+
+def load_docs(folder: Path | str, night: str) -> list[Doc]:
+    """Every doc of a folder, their shingles and signatures mapped from the files (read
+    only where used: dedup reads the shingles of the few articles it compares). The
+    mapping is private (copy on write), so the arrays are writable like loaded ones
+    (numba's compiled loops take them as the same type)."""
+    folder = Path(folder)
+    try:
+        offsets = np.load(folder / "shingles.offsets.npy")
+        shingles = mapped(folder / "shingles.npy")
+        signatures = mapped(folder / "signatures.npy")
+        lines = (folder / "docs.jsonl").read_bytes().splitlines()
+        docs = []
+        for i, line in enumerate(lines):
+            key, doc_id, rank, n_words, exact, title, published = orjson.loads(line)
+            docs.append(Doc(key=key, id=doc_id, night=night, rank=rank, n_words=n_words, exact=exact,
+                            shingles=shingles[offsets[i] : offsets[i + 1]], signature=signatures[i],
+                            title=title, published=published))
+    except (OSError, ValueError, IndexError) as error:
+        raise ValueError(f"{folder}: not a readable docs folder ({error}); rerun the night") from error
+    return docs
+
+
+def mapped(path: Path) -> np.ndarray:
+    """A ``.npy`` file mapped privately (copy on write) as a plain ndarray; an empty one
+    loaded (there is nothing to map)."""
+    try:
+        return np.load(path, mmap_mode="c").view(np.ndarray)
+    except ValueError:
+        array = np.load(path, allow_pickle=False)
+        if array.size:
+            raise
+        return array
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -30,32 +30,25 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import orjson
 import xxhash
 
 from pipeline.dedup import DedupConfig, Doc, band_fingerprints
+from pipeline.docstore import DOC_FILES, DocsWriter, FileSum, _Hashing
 from pipeline.jsonl import OutputError
 
 COMMIT_NAME = "COMMIT.json"
-# The files of a night folder, largest first (the order they are written in).
-FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy",
-         "bands.npy", "bands.docs.npy", "exact.npy", "exact.docs.npy", "superseded.jsonl")
+# The files of a night folder: the docs (see docstore), their index, what they superseded.
+FILES = (*DOC_FILES, "bands.npy", "bands.docs.npy", "exact.npy", "exact.docs.npy", "superseded.jsonl")
 # Bytes read at a time when a file is checksummed.
 READ_BLOCK = 1 << 22
 
 
 class HistoryDamaged(RuntimeError):
     """A history file is missing, damaged or disagrees with the manifest; the message names it."""
-
-
-class FileSum(NamedTuple):
-    """A file's size and XXH3-64 checksum (hexadecimal)."""
-
-    bytes: int
-    xxh3: str
 
 
 def checksum(path: Path) -> FileSum:
@@ -81,31 +74,22 @@ def files_digest(files: dict[str, FileSum]) -> str:
 
 def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]],
                 config: DedupConfig) -> dict[str, FileSum]:
-    """Write a night's folder (``folder`` must not exist yet) and return its files' sums.
-
-    Each file is flushed to disk by a second thread while the next one is computed and
-    written (fsync waits for the disk, not the processor), largest first. A write that
-    fails raises :class:`OutputError` naming the file."""
+    """Write a night's folder (``folder`` must not exist yet) and return its files' sums:
+    the docs (``docstore``), then the index, each index file flushed to disk by a second
+    thread while the next one is computed and written. A write that fails raises
+    :class:`OutputError` naming the file."""
     try:
         folder.mkdir()
     except OSError as error:
         raise OutputError(error.errno, f"cannot write {folder}: {error.strerror}") from error
+    with DocsWriter(folder, config.num_perm, in_place=True) as writer:
+        writer.add(kept)
+        sums = dict(writer.finish())
+    lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
+    signatures = (
+        np.stack([d.signature for d in kept]).astype(np.uint32) if kept else np.empty((0, config.num_perm), np.uint32)
+    )
     with _Syncer(folder) as syncer:
-        lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
-        shingle_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=shingle_offsets[1:])
-        syncer.write("shingles.npy", _Streamed(np.dtype("<u8"), int(shingle_offsets[-1]), [d.shingles for d in kept]))
-        syncer.write("shingles.offsets.npy", shingle_offsets)
-        lines = [orjson.dumps([d.key, d.id, d.rank, d.n_words, d.exact, d.title, d.published]) + b"\n" for d in kept]
-        offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-        np.cumsum([len(line) for line in lines], out=offsets[1:])
-        syncer.write("docs.jsonl", b"".join(lines))
-        syncer.write("docs.offsets.npy", offsets)
-        signatures = (
-            np.stack([d.signature for d in kept]).astype(np.uint32)
-            if kept else np.empty((0, config.num_perm), np.uint32)
-        )
-        syncer.write("signatures.npy", signatures)
         prints, owners = band_index(signatures, lengths, config)
         syncer.write("bands.npy", prints)
         syncer.write("bands.docs.npy", owners)
@@ -113,7 +97,7 @@ def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Seque
         syncer.write("exact.npy", exact)
         syncer.write("exact.docs.npy", exact_owners)
         syncer.write("superseded.jsonl", b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)))
-    sums = syncer.sums
+    sums.update(syncer.sums)
     commit = {"night": night, "articles": len(kept), "digest": files_digest(sums)}
     _write_synced(folder / COMMIT_NAME, orjson.dumps(commit, option=orjson.OPT_INDENT_2) + b"\n")
     _fsync_dir(folder)
@@ -213,19 +197,6 @@ class NightFolder:
             raise HistoryDamaged(f"{path}: cannot be read ({error})") from error
 
 
-class _Hashing:
-    """A binary file that checksums and counts what is written to it."""
-
-    def __init__(self, handle) -> None:
-        self.handle, self.digest, self.size = handle, xxhash.xxh3_64(), 0
-
-    def write(self, data) -> int:
-        view = memoryview(data).cast("B")
-        self.digest.update(view)
-        self.size += len(view)
-        return self.handle.write(view)
-
-
 class _Syncer:
     """Writes a folder's files, checksumming each; each one is fsynced and closed by a
     second thread while the caller goes on. Leaving the ``with`` block waits for every
@@ -240,7 +211,7 @@ class _Syncer:
     def __enter__(self) -> "_Syncer":
         return self
 
-    def write(self, name: str, content: "bytes | np.ndarray | _Streamed") -> None:
+    def write(self, name: str, content: "bytes | np.ndarray") -> None:
         path = self.folder / name
         try:
             handle = open(path, "wb")
@@ -250,8 +221,6 @@ class _Syncer:
             hashing = _Hashing(handle)
             if isinstance(content, bytes):
                 hashing.write(content)
-            elif isinstance(content, _Streamed):
-                content.write(hashing)
             else:
                 np.lib.format.write_array(hashing, np.ascontiguousarray(content), allow_pickle=False)
             handle.flush()
@@ -283,21 +252,6 @@ def _sync_and_close(handle) -> None:
         os.fsync(handle.fileno())
     finally:
         handle.close()
-
-
-class _Streamed:
-    """A 1-D ``.npy`` written piece by piece: the articles' shingles end to end, without
-    the copy of all of them a concatenation makes (hundreds of MB on a large night)."""
-
-    def __init__(self, dtype: np.dtype, length: int, pieces: Sequence[np.ndarray]) -> None:
-        self.dtype, self.length, self.pieces = dtype, length, pieces
-
-    def write(self, handle) -> None:
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-                  "shape": (self.length,)}
-        np.lib.format.write_array_header_1_0(handle, header)
-        for piece in self.pieces:
-            handle.write(np.ascontiguousarray(piece, dtype=self.dtype).data)
 
 
 def _write_synced(path: Path, content: bytes) -> None:

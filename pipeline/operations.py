@@ -23,8 +23,8 @@ from luigi.execution_summary import LuigiStatusCode
 
 from pipeline import checks, dedup, tasks
 from pipeline.docstore import load_docs
-from pipeline.filehistory import checksum
 from pipeline.exits import Exit, refuse
+from pipeline.filehistory import checksum
 from pipeline.history import (
     CommitInfo,
     History,
@@ -32,9 +32,9 @@ from pipeline.history import (
     HistoryMismatch,
     RebuildSources,
     later_dependents,
-    stale_nights,
     open_history,
     site_line_sanity,
+    stale_nights,
 )
 from pipeline.jsonl import read_json, read_jsonl, write_json
 from pipeline.readers import list_night
@@ -217,11 +217,11 @@ class OutDirSources(RebuildSources):
     def _from_stages(self, night: str, config: dedup.DedupConfig):
         stages = self.out_dir / night / "stages"
         decisions_path = stages / "5-dedup" / "decisions.jsonl"
-        signs = sorted((stages / "4-sign").glob("*.docs.npz"))
+        signs = sorted((stages / "4-sign").glob("*.docs"))
         if not decisions_path.is_file() or not signs:
             return None
         status = {d["key"]: d for d in read_jsonl(decisions_path)}
-        docs = [doc for path in signs for doc in load_docs(path)]
+        docs = [doc for path in signs for doc in load_docs(path, night)]
         for rank, doc in enumerate(docs):
             doc.rank = rank
         kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))

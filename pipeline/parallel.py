@@ -9,6 +9,7 @@ byte-identical; the function must be picklable (module-level), its results too.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import functools
 import itertools
@@ -84,6 +85,56 @@ def read_in_chunks(items: Iterable[T], processes: int) -> Iterable[Sequence[T]]:
 
 def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
     while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+# Chunks handed to the processes ahead of the one being waited for, per process.
+CHUNKS_AHEAD = 2
+
+
+def run_stream(
+    function: Callable[[Sequence[T]], R],
+    chunks: Iterable[Sequence[T]],
+    processes: int,
+    on_chunk: Callable[[int], None] = lambda size: None,
+) -> Iterator[R]:
+    """``function(chunk)`` for each chunk, in order, as the chunks come (from a file being
+    read): with several processes, at most ``CHUNKS_AHEAD`` chunks a process are in
+    flight, so memory depends on the chunk, not on the input. ``on_chunk(len(chunk))``
+    after each result.
+
+    >>> list(run_stream(sum, iter([[1, 2], [3], [4, 5]]), processes=2))
+    [3, 3, 9]
+    """
+    if processes <= 1:
+        for chunk in chunks:
+            result = function(chunk)
+            on_chunk(len(chunk))
+            yield result
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        pending: collections.deque = collections.deque()
+        for chunk in chunks:
+            pending.append((len(chunk), pool.submit(function, chunk)))
+            if len(pending) >= processes * CHUNKS_AHEAD:
+                size, future = pending.popleft()
+                yield future.result()
+                on_chunk(size)
+        while pending:
+            size, future = pending.popleft()
+            yield future.result()
+            on_chunk(size)
+
+
+def batches(items: Iterable[T], size: int = MAX_CHUNK) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last shorter).
+
+    >>> [len(batch) for batch in batches(range(600))]
+    [256, 256, 88]
+    """
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
         yield batch
 
 

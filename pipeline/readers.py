@@ -13,18 +13,21 @@ Nothing is dropped silently: a file or line that cannot become an article is a
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import stat
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import orjson
 import xxhash
 
-from pipeline.decoding import Decoded, decode_bytes
+from pipeline.decoding import LineDecoder
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.segment import MARKER, split_dump
+from pipeline.segment import MARKER, Stray, stream_dump
 
 STAGE = "read"
 SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")
@@ -41,11 +44,22 @@ class FileResult:
     rejections: list[Rejection]
 
 
+# Bytes read from a file at a time.
+READ_BLOCK = 1 << 20
+# Bytes at the start of a file whose control characters decide that it is binary.
+BINARY_SAMPLE = 1 << 20
+# Articles of a file handed on at a time (a file is read as its articles are used).
+FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+              stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
 def list_night(night_dir: Path) -> tuple[list[str], list[Rejection]]:
     """The night's readable files (relative POSIX paths, sorted) and the rejected ones.
 
-    Symbolic links are followed only when they point inside the night's folder;
-    hidden files and files of other types are rejected, not ignored.
+    Only regular files are read: FIFOs, sockets and devices are rejected (a FIFO would
+    block the reader forever), and so are hidden files and files of other types.
+    Symbolic links are followed only when they point to a regular file inside the
+    night's folder.
     """
     night_dir = Path(night_dir)
     root = night_dir.resolve()
@@ -69,7 +83,10 @@ def list_night(night_dir: Path) -> tuple[list[str], list[Rejection]]:
                         Rejection(rel, "symbolic link pointing outside the night's folder, not followed", "list")
                     )
                     continue
-            if name.startswith("."):
+            kind = _file_kind(path)
+            if kind is not None:
+                rejections.append(Rejection(rel, f"not a regular file ({kind}), not read", "list"))
+            elif name.startswith("."):
                 rejections.append(Rejection(rel, "hidden file", "list"))
             elif not name.lower().endswith(SUFFIXES):
                 rejections.append(
@@ -82,107 +99,177 @@ def list_night(night_dir: Path) -> tuple[list[str], list[Rejection]]:
     return files, rejections
 
 
+def _file_kind(path: Path) -> str | None:
+    """What a directory entry is when it is not a regular file (None for a regular file)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "unreadable"
+    return None if stat.S_ISREG(mode) else FILE_TYPES.get(stat.S_IFMT(mode), "not a file")
+
+
+class NotRegularFile(OSError):
+    """A listed file is something else now (a FIFO, a device, a symbolic link)."""
+
+
+def open_raw(night_dir: Path, rel: str) -> BinaryIO:
+    """Open a listed file of the night for reading, following no symbolic link that is
+    not the night's own: every folder on the way and the file itself are opened with
+    ``O_NOFOLLOW`` relative to the night's folder, so a file swapped for a link to an
+    outside file after the night was listed is refused, not read; and with
+    ``O_NONBLOCK``, so a FIFO swapped in is refused instead of blocking the night. A
+    symbolic link the listing accepted (to a regular file inside the night) is opened
+    as its target, under the same rules."""
+    night_dir = Path(night_dir)
+    relative = PurePosixPath(rel)
+    if Path(night_dir / rel).is_symlink():
+        target = (night_dir / rel).resolve()
+        root = night_dir.resolve()
+        if not target.is_relative_to(root):
+            raise NotRegularFile(errno.ELOOP, "a symbolic link pointing outside the night's folder")
+        relative = PurePosixPath(target.relative_to(root).as_posix())
+    folder = os.open(night_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in relative.parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        try:
+            fd = os.open(relative.parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=folder)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise NotRegularFile(errno.ELOOP, "a symbolic link (it changed after the night was listed)") from error
+            raise
+    finally:
+        os.close(folder)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegularFile(errno.EINVAL, FILE_TYPES.get(stat.S_IFMT(mode), "not a file"))
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+class GzipBlocks:
+    """The decompressed blocks of gzip data read from a file (members one after another),
+    keeping what precedes any damage; once exhausted, ``damage`` says why it stopped
+    early (None if it did not), ``offset`` how many compressed bytes were read and
+    ``recovered`` how many bytes came out."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.damage, self.offset, self.recovered = handle, None, 0, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        stream, fed, pending = zlib.decompressobj(16 + zlib.MAX_WBITS), False, b""
+        while True:
+            if pending:
+                block, pending = pending, b""
+            else:
+                block = self.handle.read(READ_BLOCK)
+                self.offset += len(block)
+            if not block:
+                if fed and not stream.eof:
+                    tail = stream.flush()
+                    self.recovered += len(tail)
+                    if tail:
+                        yield tail
+                    self.damage = "truncated gzip data (file ends mid-stream)"
+                return
+            try:
+                out = stream.decompress(block)
+            except zlib.error as error:
+                self.damage = f"damaged gzip data: {error}"
+                return
+            fed = True
+            self.recovered += len(out)
+            if out:
+                yield out
+            if stream.eof:  # a member ends; what follows is the next one
+                pending = stream.unused_data
+                stream, fed = zlib.decompressobj(16 + zlib.MAX_WBITS), False
+
+
 def gunzip(data: bytes) -> tuple[bytes, str | None]:
     """Decompress gzip data, keeping what precedes any damage.
 
     Returns the bytes and, when the data is damaged or truncated, why.
     """
-    out: list[bytes] = []
-    rest = data
-    while rest:
-        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out.append(stream.decompress(rest))
-        except zlib.error as error:
-            return b"".join(out), f"damaged gzip data: {error}"
-        if not stream.eof:
-            out.append(stream.flush())
-            return b"".join(out), "truncated gzip data (file ends mid-stream)"
-        rest = stream.unused_data
-    return b"".join(out), None
+    blocks = GzipBlocks(io.BytesIO(data))
+    out = b"".join(blocks)
+    return out, blocks.damage
 
 
-def _decoding_fixes(decoded: Decoded, first_line: int, last_line: int) -> dict:
-    """The file's decoding facts, restricted to the lines of one article."""
-    fixes = decoded.fixes()
-    legacy = fixes.pop("legacy_lines", None)
-    if legacy:
-        mine = {
-            encoding: [n for n in lines if first_line <= n <= last_line]
-            for encoding, lines in legacy.items()
-        }
-        mine = {encoding: lines for encoding, lines in mine.items() if lines}
-        if mine:
-            fixes["legacy_lines"] = mine
-    return fixes
+def _blocks(handle: BinaryIO) -> Iterator[bytes]:
+    while block := handle.read(READ_BLOCK):
+        yield block
 
 
 def read_file(night_dir: Path, rel: str, date: str, marker: str = MARKER) -> FileResult:
     """Read one raw file of a night into articles and rejections (``marker``: the
     widget marker line that makes a ``.txt`` file a multi-article dump)."""
-    path = Path(night_dir) / rel
-    rejections: list[Rejection] = []
+    result = FileResult([], [])
+    for item in iter_file(night_dir, rel, date, marker):
+        (result.rejections if isinstance(item, Rejection) else result.articles).append(item)
+    return result
+
+
+def iter_file(night_dir: Path, rel: str, date: str, marker: str = MARKER) -> Iterator[Article | Rejection]:
+    """One raw file of a night, read as it is used: its articles and rejections, in file
+    order (memory: a block, and the articles being split; see ``segment.stream_dump``)."""
     try:
-        data = path.read_bytes()
+        handle = open_raw(night_dir, rel)
+    except NotRegularFile as error:
+        yield Rejection(rel, f"not a regular file ({error.strerror}), not read", STAGE)
+        return
     except OSError as error:
-        return FileResult([], [Rejection(rel, f"unreadable: {error.strerror}", STAGE)])
-    name = rel.lower()
-    if name.endswith(".gz"):
-        raw = data
-        data, damage = gunzip(raw)
-        if damage:
-            rejections.append(
-                Rejection(rel, damage, STAGE, offset=len(raw), excerpt=f"{len(data)} bytes recovered")
-            )
-        name = name[:-3]
-    if not data.strip():
-        rejections.append(Rejection(rel, "empty file", STAGE))
-        return FileResult([], rejections)
-    decoded = decode_bytes(data)
-    if decoded.controls_removed > BINARY_CONTROL_SHARE * (len(decoded.text) + decoded.controls_removed):
-        rejections.append(Rejection(rel, "binary file, not text", STAGE, excerpt=excerpt(data)))
-        return FileResult([], rejections)
-    if name.endswith(".jsonl"):
-        articles = _read_jsonl(decoded, rel, date, rejections)
-    else:
-        articles = _read_txt(decoded, rel, date, rejections, marker)
-    return FileResult(articles, rejections)
+        yield Rejection(rel, f"unreadable: {error.strerror}", STAGE)
+        return
+    with handle:
+        name = rel.lower()
+        gzipped = name.endswith(".gz")
+        blocks = GzipBlocks(handle) if gzipped else None
+        try:
+            decoder = LineDecoder(iter(blocks) if blocks is not None else _blocks(handle))
+            sample = decoder.read_ahead(BINARY_SAMPLE)
+            if not sample.strip() and decoder.size_ahead <= BINARY_SAMPLE:
+                yield Rejection(rel, "empty file", STAGE)
+            elif decoder.control_share(sample) > BINARY_CONTROL_SHARE:
+                yield Rejection(rel, "binary file, not text", STAGE, excerpt=excerpt(sample))
+            elif name.removesuffix(".gz").endswith(".jsonl"):
+                yield from _jsonl_articles(decoder, rel, date)
+            else:
+                yield from _txt_articles(decoder, rel, date, marker)
+        except OSError as error:
+            yield Rejection(rel, f"unreadable: {error.strerror}", STAGE)
+        if blocks is not None and blocks.damage:
+            yield Rejection(rel, blocks.damage, STAGE, offset=blocks.offset,
+                            excerpt=f"{blocks.recovered} bytes recovered")
 
 
-def _read_txt(
-    decoded: Decoded, rel: str, date: str, rejections: list[Rejection], marker: str
-) -> list[Article]:
-    lines = decoded.text.split("\n")
-    chunks, stray = split_dump(lines, marker)
-    if stray:
-        rejections.append(
-            Rejection(
-                rel,
-                f"{len(stray)} line(s) before the first headline belong to no article",
-                STAGE,
-                line=stray[0] + 1,
-                excerpt=excerpt("\n".join(lines[i] for i in stray)),
-            )
+def _txt_articles(decoder: LineDecoder, rel: str, date: str, marker: str) -> Iterator[Article | Rejection]:
+    index = -1
+    for item in stream_dump(decoder.lines(), marker):
+        if isinstance(item, Stray):
+            yield Rejection(rel, f"{len(item.lines)} line(s) before the first headline belong to no article",
+                            STAGE, line=item.lines[0] + 1, excerpt=excerpt(item.text))
+            continue
+        index += 1
+        last_line = item.first_line + len(item.lines)
+        yield Article(
+            id=f"{date}/{rel}#{index}",
+            title=item.title or None,
+            text="\n".join(item.lines),
+            captions=[],
+            url=None,
+            date=date,
+            source={"file": rel, "index": index, "line": item.first_line},
+            fixes={"decoding": decoder.fixes(item.first_line, last_line)},
+            text_line=item.first_line + 1,
         )
-    if not chunks:
-        rejections.append(Rejection(rel, "no article found", STAGE))
-    articles = []
-    for index, chunk in enumerate(chunks):
-        last_line = chunk.first_line + len(chunk.lines)
-        articles.append(
-            Article(
-                id=f"{date}/{rel}#{index}",
-                title=chunk.title or None,
-                text="\n".join(chunk.lines),
-                captions=[],
-                url=None,
-                date=date,
-                source={"file": rel, "index": index, "line": chunk.first_line},
-                fixes={"decoding": _decoding_fixes(decoded, chunk.first_line, last_line)},
-                text_line=chunk.first_line + 1,
-            )
-        )
-    return articles
+        decoder.forget(last_line)
+    if index < 0:
+        yield Rejection(rel, "no article found", STAGE)
 
 
 def _optional_string(record: dict, name: str) -> str | None:
@@ -192,62 +279,57 @@ def _optional_string(record: dict, name: str) -> str | None:
     raise ValueError(f"field '{name}' must be a string, got {type(value).__name__}")
 
 
-def _read_jsonl(decoded: Decoded, rel: str, date: str, rejections: list[Rejection]) -> list[Article]:
-    articles = []
+def _jsonl_articles(decoder: LineDecoder, rel: str, date: str) -> Iterator[Article | Rejection]:
     index = -1
-    for number, line in enumerate(decoded.text.split("\n"), start=1):
+    for number, line in enumerate(decoder.lines(), start=1):
         if not line.strip():
             continue
         index += 1
+        article = _jsonl_article(line, number, index, rel, date, decoder)
+        decoder.forget(number + 1)
+        yield article
 
-        def reject(reason: str, record_id: str | None = None) -> None:
-            rejections.append(
-                Rejection(rel, reason, STAGE, line=number, id=record_id, excerpt=excerpt(line))
-            )
 
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            reject(f"malformed JSON: {error}")
-            continue
-        if not isinstance(record, dict):
-            reject(f"not a JSON object but a {type(record).__name__}")
-            continue
-        record_id = record.get("id")
-        if isinstance(record_id, bool) or not isinstance(record_id, (str, int, type(None))):
-            reject(f"field 'id' must be a string or an integer, got {type(record_id).__name__}")
-            continue
-        record_id = None if record_id is None else str(record_id)
-        text = record.get("text")
-        if text is None:
-            reject("missing field 'text'", record_id)
-            continue
-        if not isinstance(text, str):
-            reject(f"field 'text' must be a string, got {type(text).__name__}", record_id)
-            continue
-        try:
-            title, url, published = (_optional_string(record, f) for f in ("title", "url", "published"))
-        except ValueError as error:
-            reject(str(error), record_id)
-            continue
-        if not text.strip():
-            reject("empty text", record_id)
-            continue
-        articles.append(
-            Article(
-                id=record_id if record_id is not None else f"{date}/{rel}#{index}",
-                title=title.strip() if title else None,
-                text=text.replace("\r\n", "\n").replace("\r", "\n"),
-                captions=[],
-                url=url,
-                date=date,
-                source={"file": rel, "index": index, "line": number},
-                fixes={"decoding": _decoding_fixes(decoded, number, number)},
-                published=published,
-                meta={k: v for k, v in record.items() if k not in JSONL_FIELDS},
-            )
-        )
-    return articles
+def _jsonl_article(line: str, number: int, index: int, rel: str, date: str,
+                   decoder: LineDecoder) -> Article | Rejection:
+    """One JSONL line as an article, or as the rejection saying why it is none."""
+
+    def reject(reason: str, record_id: str | None = None) -> Rejection:
+        return Rejection(rel, reason, STAGE, line=number, id=record_id, excerpt=excerpt(line))
+
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        return reject(f"malformed JSON: {error}")
+    if not isinstance(record, dict):
+        return reject(f"not a JSON object but a {type(record).__name__}")
+    record_id = record.get("id")
+    if isinstance(record_id, bool) or not isinstance(record_id, (str, int, type(None))):
+        return reject(f"field 'id' must be a string or an integer, got {type(record_id).__name__}")
+    record_id = None if record_id is None else str(record_id)
+    text = record.get("text")
+    if text is None:
+        return reject("missing field 'text'", record_id)
+    if not isinstance(text, str):
+        return reject(f"field 'text' must be a string, got {type(text).__name__}", record_id)
+    try:
+        title, url, published = (_optional_string(record, f) for f in ("title", "url", "published"))
+    except ValueError as error:
+        return reject(str(error), record_id)
+    if not text.strip():
+        return reject("empty text", record_id)
+    return Article(
+        id=record_id if record_id is not None else f"{date}/{rel}#{index}",
+        title=title.strip() if title else None,
+        text=text.replace("\r\n", "\n").replace("\r", "\n"),
+        captions=[],
+        url=url,
+        date=date,
+        source={"file": rel, "index": index, "line": number},
+        fixes={"decoding": decoder.fixes(number, number)},
+        published=published,
+        meta={k: v for k, v in record.items() if k not in JSONL_FIELDS},
+    )
 
 
 @dataclass(frozen=True)
@@ -308,13 +390,21 @@ def read_shard(
     marker_for: Callable[[str], str] = lambda rel: MARKER,
 ) -> FileResult:
     """Read a shard's files in order (``marker_for(file)``: the file's widget marker)."""
-    articles: list[Article] = []
-    rejections: list[Rejection] = []
+    result = FileResult([], [])
+    for item in iter_shard(night_dir, files, date, marker_for):
+        (result.rejections if isinstance(item, Rejection) else result.articles).append(item)
+    return result
+
+
+def iter_shard(
+    night_dir: Path,
+    files: Sequence[str],
+    date: str,
+    marker_for: Callable[[str], str] = lambda rel: MARKER,
+) -> Iterator[Article | Rejection]:
+    """:func:`iter_file` over a shard's files, in order."""
     for rel in files:
-        result = read_file(night_dir, rel, date, marker_for(rel))
-        articles.extend(result.articles)
-        rejections.extend(result.rejections)
-    return FileResult(articles, rejections)
+        yield from iter_file(night_dir, rel, date, marker_for(rel))
 
 
 def plan_night(night_dir: Path, max_bytes: int, max_files: int) -> tuple[list[Shard], list[Rejection]]:

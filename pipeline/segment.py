@@ -31,8 +31,9 @@ is the headline.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 MARKER = "TT"
 # A first line longer than this is not a headline.
@@ -147,13 +148,83 @@ def split_dump(lines: Sequence[str], marker: str = MARKER) -> tuple[list[Chunk],
         return split_single(lines)
     starts = article_starts(lines, marker)
     stray = [i for i in range(starts[0] if starts else len(lines)) if lines[i].strip()]
-    chunks = []
-    for k, start in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
-        chunks.append(
-            Chunk(title=lines[start].strip(), lines=_trim_end(lines[start + 1 : end]), first_line=start + 1)
-        )
-    return chunks, stray
+    return _chunks(lines, starts + [len(lines)]), stray
+
+
+def _chunks(lines: Sequence[str], bounds: Sequence[int], base: int = 0) -> list[Chunk]:
+    """The articles starting at ``bounds[k]`` and ending before ``bounds[k + 1]``
+    (``lines[0]`` is the text's line ``base + 1``)."""
+    return [
+        Chunk(title=lines[start].strip(), lines=_trim_end(lines[start + 1 : end]), first_line=base + start + 1)
+        for start, end in zip(bounds, bounds[1:])
+    ]
+
+
+# Lines held at least before a window of a dump is split (see stream_dump).
+WINDOW_LINES = 20_000
+# Lines taken from the text at a time.
+FILL_LINES = 4096
+
+
+@dataclass(frozen=True)
+class Stray:
+    """Non-blank lines before a dump's first headline: no article's."""
+
+    lines: list[int]  # 0-based indexes
+    text: str  # the lines, joined
+
+
+def stream_dump(lines: Iterable[str], marker: str = MARKER, window: int = WINDOW_LINES) -> Iterator[Chunk | Stray]:
+    """:func:`split_dump` of a text given line by line, holding about ``window`` lines at
+    a time: the chunks in order, preceded by the :class:`Stray` lines if there are any.
+
+    An article's start depends only on the lines between the markers around it, so a
+    window cut at a marker, and the next window begun at an article's start, give
+    exactly the whole text's chunks. A text without any marker is one article, held
+    whole (there is no article boundary to cut at).
+
+    >>> text = ["Title", "", "Cap", "TT", "", "Title", "", "Body."] * 3
+    >>> [c.first_line for c in stream_dump(text, window=4)] == [c.first_line for c in split_dump(text)[0]]
+    True
+    """
+    source = iter(lines)
+    buffer: list[str] = []
+    markers: list[int] = []
+    ended = False
+
+    def fill() -> bool:
+        """More lines into the buffer, noting the markers; False at the end of the text."""
+        batch = list(itertools.islice(source, FILL_LINES))
+        markers.extend(len(buffer) + i for i, line in enumerate(batch) if marker in line and is_marker(line, marker))
+        buffer.extend(batch)
+        return bool(batch)
+
+    while not markers:
+        if not fill():
+            chunks, stray = split_single(buffer)
+            yield from ([Stray(stray, "\n".join(buffer[i] for i in stray))] if stray else [])
+            yield from chunks
+            return
+    base, first, target = 0, True, window
+    while True:
+        while not ended and (len(buffer) < target or len(markers) < 3):
+            ended = not fill()
+        # Final: the starts of every marker but the last (whose article may go on).
+        starts = article_starts(buffer if ended else buffer[: markers[-1]], marker)
+        if first and (starts or ended):
+            stray = [i for i in range(starts[0] if starts else len(buffer)) if buffer[i].strip()]
+            yield from ([Stray(stray, "\n".join(buffer[i] for i in stray))] if stray else [])
+            first = False
+        if ended:
+            yield from _chunks(buffer, starts + [len(buffer)], base)
+            return
+        if len(starts) < 2:  # no article ends within the window yet: hold more
+            target = len(buffer) + window
+            continue
+        yield from _chunks(buffer, starts, base)
+        keep = starts[-1]
+        buffer, base, target = buffer[keep:], base + keep, window
+        markers = [m - keep for m in markers if m >= keep]
 
 
 def split_single(lines: Sequence[str]) -> tuple[list[Chunk], list[int]]:

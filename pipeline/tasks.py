@@ -26,14 +26,16 @@ import gc
 import logging
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import luigi
 import orjson
 
-from pipeline import boilerplate, checks, dedup, encoding, htmlreport, readers, sitelines
-from pipeline.docstore import load_docs, save_docs
+from pipeline import boilerplate, checks, dedup, encoding, htmlreport, readers, retention, sitelines
+from pipeline.docstore import DocsWriter, load_docs
+from pipeline.exits import Exit, refuse
 from pipeline.history import (
     REBUILD_HINT,
     CommitInfo,
@@ -48,6 +50,7 @@ from pipeline.jsonl import (
     WRITE_BATCH,
     atomic_writer,
     dump_lines,
+    dumps,
     place_file,
     read_json,
     read_jsonl,
@@ -56,12 +59,18 @@ from pipeline.jsonl import (
     write_jsonl,
 )
 from pipeline.nightdata import NIGHT_RE, Night, top_removed
-from pipeline.parallel import chunked, read_in_chunks, run_chunks, tune_malloc
+from pipeline.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
 from pipeline.records import Article, Rejection
-from pipeline.exits import Exit, refuse
 from pipeline.report import build_report, summary_line
 from pipeline.rules import RulesError, load_rules
-from pipeline.settings import apply_defaults, dedup_config, history_since, night_paths, pipeline, rules_path
+from pipeline.settings import (
+    apply_defaults,
+    dedup_config,
+    history_since,
+    night_paths,
+    pipeline,
+    rules_path,
+)
 
 __all__ = ["CleanCorpus", "pipeline"]
 
@@ -77,13 +86,6 @@ def write_stats(target: luigi.LocalTarget, counts: dict[str, Any], started: floa
     if seconds is None:
         seconds = time.perf_counter() - started
     write_json(target.path, {"counts": counts, "seconds": round(seconds, 3), **extra})
-
-
-class Lines:
-    """JSONL parts, in order, made by worker processes."""
-
-    def __init__(self, parts: list[bytes]) -> None:
-        self.parts = parts
 
 
 class Progress:
@@ -254,21 +256,7 @@ class ShardTask(NightTask):
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, digest=self.digest)
 
-    def write(self, articles: Iterable[dict] | Lines, rejections: Iterable[dict] | Lines, counts: dict,
-              started: float, extra: dict[str, Iterable[dict] | Lines] | None = None, minus: float = 0.0,
-              **stats: Any) -> None:
-        """The stage's files: article records, rejection records, extra parts (records, or
-        ``Lines``: JSONL already made by the worker processes), stats (the seconds since
-        ``started``, ``minus`` those spent on another stage's work, and ``stats``)."""
-        out = self.output()
-        for name, records in [*(extra or {}).items(), ("rejected", rejections), ("articles", articles)]:
-            if isinstance(records, Lines):
-                write_bytes(out[name].path, records.parts)
-            else:
-                write_jsonl(out[name].path, records)
-        # With a pool of processes, ``minus`` adds up the processes' seconds: the split
-        # between the two stages is then approximate.
-        write_stats(out["stats"], counts, seconds=max(0.0, time.perf_counter() - started - minus), **stats)
+    def _report(self, counts: dict) -> None:
         if self.set_status_message:
             self.set_status_message(f"{self.shard_name} ({len(self.files)} files): {counts}")
 
@@ -299,55 +287,54 @@ class ReadFile(ShardTask):
         logger.info("%s: %d files, %d bytes: %s", self.task_id, len(shard.files), sum(shard.sizes),
                     shard.files[0] if len(shard.files) == 1 else f"{shard.files[0]} ... {shard.files[-1]}")
         rules = load_rules(rules_path())
-        markers = {rel: rules.for_source(None, rel)[0] for rel in self.files}
-        processes = pipeline().processes
-        progress = Progress(self, len(self.files), "files read and repaired")
-        work = functools.partial(_read_and_repair, night_dir=self.paths.raw, date=self.paths.date, markers=markers)
-        results = run_chunks(work, chunked(list(self.files), processes, minimum=1), processes, progress.advance)
-        repaired = [part for chunk in results for part in chunk["repaired"]]
-        fixes = sum((part["fixes"] for part in repaired), Counter())
+        progress = Progress(self, len(shard.files), "files read and repaired")
         out = self.output()
-        written = time.perf_counter()
-        write_bytes(out["repaired"].path, [part["lines"] for part in repaired])
-        write_bytes(out["sitepages"].path, [part["pages"] for part in repaired])
-        write_bytes(out["repair_rejected"].path, [])
-        repair_seconds = sum(chunk["repair_seconds"] for chunk in results) + time.perf_counter() - written
-        write_stats(out["repair_stats"], {
-            "articles": sum(part["articles"] for part in repaired),
-            "repaired": sum(part["repaired"] for part in repaired),
-            "fixes": dict(sorted(fixes.items())),
-        }, seconds=repair_seconds)
-        counts = {
-            "files": len(self.files),
-            "articles": sum(chunk["articles"] for chunk in results),
-            "rejected": sum(chunk["rejected"] for chunk in results),
-        }
-        self.write(Lines([chunk["lines"] for chunk in results]), Lines([chunk["rejections"] for chunk in results]),
-                   counts, started, minus=repair_seconds,
-                   files=[{"file": f, "bytes": size} for f, size in zip(shard.files, shard.sizes)])
+        counts: Counter = Counter(files=len(shard.files), articles=0, rejected=0)
+        repair: Counter = Counter(articles=0, repaired=0)
+        fixes: Counter = Counter()
+        repair_seconds = 0.0
+        with ExitStack() as stack:
+            files = {name: stack.enter_context(atomic_writer(out[name].path))
+                     for name in ("articles", "rejected", "repaired", "repair_rejected", "sitepages")}
 
+            def read_chunks() -> Iterator[list[dict]]:
+                """The shard's articles as they are read, in chunks; their read-stage lines
+                and the rejections are written on the way."""
+                records = []
+                for rel in shard.files:
+                    for item in readers.iter_file(self.paths.raw, rel, self.paths.date,
+                                                  rules.for_source(None, rel)[0]):
+                        if isinstance(item, Rejection):
+                            files["rejected"].write(dumps(item.to_dict()))
+                            counts["rejected"] += 1
+                            continue
+                        records.append(item.to_dict())
+                        if len(records) == MAX_CHUNK:
+                            files["articles"].write(dump_lines(records))  # before the repair changes them
+                            yield records
+                            records = []
+                    progress.advance()
+                if records:
+                    files["articles"].write(dump_lines(records))
+                    yield records
 
-def _read_and_repair(files: list[str], night_dir: Path, date: str, markers: dict[str, str]) -> dict[str, Any]:
-    """Some of a shard's files read (articles and rejections as JSONL), and the counts;
-    then their articles repaired and fingerprinted, in chunks (see _repair_and_fingerprint)."""
-    result = readers.read_shard(night_dir, files, date, markers.__getitem__)
-    records = [a.to_dict() for a in result.articles]
-    read = {
-        "lines": dump_lines(records),  # before the repair, which may change the records
-        "rejections": dump_lines(r.to_dict() for r in result.rejections),
-        "articles": len(result.articles),
-        "rejected": len(result.rejections),
-    }
-    del result
-    started = time.perf_counter()
-    read["repaired"] = [_repair_and_fingerprint(chunk) for chunk in chunked(records, 1)]
-    read["repair_seconds"] = time.perf_counter() - started
-    return read
+            for result in run_stream(_repair_and_fingerprint, read_chunks(), pipeline().processes):
+                files["repaired"].write(result["lines"])
+                files["sitepages"].write(result["pages"])
+                counts["articles"] += result["articles"]
+                repair.update(articles=result["articles"], repaired=result["repaired"])
+                fixes.update(result["fixes"])
+                repair_seconds += result["seconds"]
+        write_stats(out["repair_stats"], {**repair, "fixes": dict(sorted(fixes.items()))}, seconds=repair_seconds)
+        write_stats(out["stats"], dict(counts), seconds=max(0.0, time.perf_counter() - started - repair_seconds),
+                    files=[{"file": f, "bytes": size} for f, size in zip(shard.files, shard.sizes)])
+        self._report(counts)
 
 
 def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
     """A chunk of records repaired (as JSONL), each page's site and line keys (for
-    CountSiteLines, as JSONL), and the counts."""
+    CountSiteLines, as JSONL), the counts and the seconds it took."""
+    started = time.perf_counter()
     repaired = encoding.repair_records(records)
     pages = []
     hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
@@ -361,6 +348,7 @@ def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
         "articles": len(repaired),
         "repaired": sum(r["fixes"]["encoding"]["repaired"] for r in repaired),
         "fixes": Counter(f for r in repaired for f in r["fixes"]["encoding"]["fixes"]),
+        "seconds": time.perf_counter() - started,
     }
 
 
@@ -439,7 +427,7 @@ class CleanFile(ShardTask):
     stage_dir = "3-clean"
     parts = {**ShardTask.parts, "removed": "removed.jsonl"}
     sign_dir = "4-sign"
-    sign_parts = {"docs": "docs.npz", "sign_stats": "stats.json"}
+    sign_parts = {"docs": "docs", "sign_stats": "stats.json"}
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         return {**super().output(), **self.stage_targets(self.sign_dir, self.sign_parts)}
@@ -456,32 +444,41 @@ class CleanFile(ShardTask):
             min_words=pipeline().min_words,
         )
         config = dedup_config()
-        processes = pipeline().processes
         repaired = self.input()["articles"]
         total = read_json(repaired["repair_stats"].path)["counts"]["articles"]
         progress = Progress(self, total, "articles cleaned")
-        chunks = read_in_chunks(read_jsonl(repaired["repaired"].path), processes)
         work = functools.partial(_clean_and_sign_chunk, context=context, night=self.paths.date, config=config)
-        results = run_chunks(work, chunks, processes, progress.advance)
-        rules = sum((chunk["rules"] for chunk in results), Counter())
-        kept, rejected = sum(chunk["kept"] for chunk in results), sum(chunk["rejected"] for chunk in results)
+        out = self.output()
+        rules: Counter = Counter()
+        kept = rejected = 0
+        sign_seconds = 0.0
+        with ExitStack() as stack:
+            files = {name: stack.enter_context(atomic_writer(out[name].path)) for name in ("articles", "rejected", "removed")}
+            docs = stack.enter_context(DocsWriter(Path(out["docs"].path), config.num_perm))
+            chunks = batches(read_jsonl(repaired["repaired"].path))
+            for result in run_stream(work, chunks, pipeline().processes, progress.advance):
+                for name, part in (("articles", "lines"), ("rejected", "rejections"), ("removed", "removed")):
+                    files[name].write(result[part])
+                signed = time.perf_counter()
+                for doc in result["docs"]:
+                    doc.rank = kept  # positions in the shard, whatever the chunking
+                    kept += 1
+                docs.add(result["docs"])
+                sign_seconds += result["sign_seconds"] + time.perf_counter() - signed
+                rejected += result["rejected"]
+                rules.update(result["rules"])
+            signed = time.perf_counter()
+            docs.finish()
+            sign_seconds += time.perf_counter() - signed
+        write_stats(out["sign_stats"], {"articles": kept}, seconds=sign_seconds)
         counts = {
             "articles_in": kept + rejected,
             "articles_out": kept,
             "rejected": rejected,
             "lines_removed": dict(sorted(rules.items())),
         }
-        docs = [doc for chunk in results for doc in chunk["docs"]]
-        for rank, doc in enumerate(docs):
-            doc.rank = rank  # positions in the shard, whatever the chunking
-        out = self.output()
-        signed = time.perf_counter()
-        save_docs(out["docs"].path, docs, config.num_perm)
-        sign_seconds = sum(chunk["sign_seconds"] for chunk in results) + time.perf_counter() - signed
-        write_stats(out["sign_stats"], {"articles": len(docs)}, seconds=sign_seconds)
-        self.write(Lines([chunk["lines"] for chunk in results]),
-                   Lines([chunk["rejections"] for chunk in results]), counts, started,
-                   extra={"removed": Lines([chunk["removed"] for chunk in results])}, minus=sign_seconds)
+        write_stats(out["stats"], counts, seconds=max(0.0, time.perf_counter() - started - sign_seconds))
+        self._report(counts)
 
 
 def _clean_and_sign_chunk(records: list[dict], context: boilerplate.CleanContext, night: str,
@@ -546,7 +543,7 @@ class Deduplicate(NightTask):
         config = dedup_config()
         night = self.paths.date
         since = history_since(self.date)
-        docs = _night_docs(self.input()["sign"])
+        docs = _night_docs(self.input()["sign"], night)
         cfg = pipeline()
         history = open_history(cfg.state_dir, cfg.index_url, config)
         try:
@@ -601,9 +598,9 @@ class Deduplicate(NightTask):
         return {d.isoformat() for d in self.window_nights() if CommitHistory(date=d).complete()}
 
 
-def _night_docs(sign_outputs: list[dict[str, luigi.LocalTarget]]) -> list[dedup.Doc]:
+def _night_docs(sign_outputs: list[dict[str, luigi.LocalTarget]], night: str) -> list[dedup.Doc]:
     """The night's fingerprinted articles, shard after shard, ranked in that order."""
-    docs = [doc for target in sign_outputs for doc in load_docs(target["docs"].path)]
+    docs = [doc for target in sign_outputs for doc in load_docs(target["docs"].path, night)]
     for rank, doc in enumerate(docs):
         doc.rank = rank
     return docs
@@ -642,7 +639,7 @@ class CommitHistory(NightTask):
         night = self.paths.date
         status = {d["key"]: d for d in read_jsonl(self.input()["dedup"]["decisions"].path)}
         dedup_stats = read_json(self.input()["dedup"]["stats"].path)
-        docs = _night_docs(self.input()["sign"])
+        docs = _night_docs(self.input()["sign"], night)
         # The order dedup visited them in (its keep policy's), as it listed them.
         kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))
         superseded = [
@@ -696,8 +693,14 @@ class CleanCorpus(NightTask):
         return [date for date in parameter_tuples if cls(date=date).complete()]
 
     def run(self) -> None:
-        """The required tasks wrote the night: say so in one line."""
+        """The required tasks wrote the night: say so in one line, then prune the stages of
+        nights older than the last ``keep_stages`` (see ``retention``)."""
         logger.info(self.summary())
+        pruned = retention.prune_old_nights(Path(pipeline().out_dir), pipeline().keep_stages,
+                                            lambda night: CleanCorpus(date=dt.date.fromisoformat(night)).complete())
+        for night, removed in pruned.items():
+            logger.info("night %s: stages/ pruned (%d bytes removed; keep_stages = %d)", night, removed,
+                        pipeline().keep_stages)
 
     def summary(self, done_before: bool = False) -> str:
         html = self.output()["report_html"].path

@@ -6,6 +6,7 @@ import gzip
 
 import numpy as np
 import orjson
+import pytest
 from datasketch import MinHash
 
 from pipeline.dedup import (
@@ -220,11 +221,12 @@ def test_vector_xxh3_equals_the_library_for_every_length():
 
 
 def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
-    """The sign stage's ``.npz`` read back by mapping its members: the same docs, arrays
-    writable and of plain ndarray type (so the compiled loops do not compile again),
-    an empty shard included; a compressed file is read the usual way."""
+    """A docs folder (the sign stage's, a history night's) read back by mapping its
+    arrays: the same docs, arrays writable and of plain ndarray type (so the compiled
+    loops do not compile again), an empty shard included; the appended .npy files are
+    what numpy writes, header aside."""
     from pipeline.dedup import jaccard, make_docs
-    from pipeline.docstore import _arrays, load_docs, save_docs
+    from pipeline.docstore import DocsWriter, load_docs, save_docs
 
     config = DedupConfig()
     texts = ["The ferry to Varn leaves at nine every morning except on Sundays.",
@@ -232,9 +234,9 @@ def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
     records = [{"key": f"k{i}", "id": f"id-{i}", "text": t, "title": f"Título {i}", "published": None}
                for i, t in enumerate(texts)]
     docs = make_docs(records, "2026-11-27", config)
-    save_docs(tmp_path / "a.npz", docs, config.num_perm)
-    save_docs(tmp_path / "empty.npz", [], config.num_perm)
-    loaded = load_docs(tmp_path / "a.npz")
+    save_docs(tmp_path / "a.docs", docs, config.num_perm)
+    save_docs(tmp_path / "empty.docs", [], config.num_perm)
+    loaded = load_docs(tmp_path / "a.docs", "2026-11-27")
     assert [(d.key, d.id, d.night, d.rank, d.n_words, d.exact, d.title, d.published) for d in loaded] == [
         (d.key, d.id, d.night, d.rank, d.n_words, d.exact, d.title, d.published) for d in docs]
     for mine, theirs in zip(loaded, docs):
@@ -242,9 +244,27 @@ def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
         assert np.array_equal(mine.shingles, theirs.shingles) and mine.shingles.dtype == theirs.shingles.dtype
         assert np.array_equal(mine.signature, theirs.signature)
     assert jaccard(loaded[0].shingles, loaded[1].shingles) == jaccard(docs[0].shingles, docs[1].shingles) > 0.5
-    assert load_docs(tmp_path / "empty.npz") == []
-    with np.load(tmp_path / "a.npz") as npz:
-        np.savez_compressed(tmp_path / "z.npz", **{name: npz[name] for name in npz.files})
-    compressed, mapped = _arrays(tmp_path / "z.npz"), _arrays(tmp_path / "a.npz")
-    assert compressed.keys() == mapped.keys()
-    assert all(np.array_equal(compressed[k], mapped[k]) and compressed[k].dtype == mapped[k].dtype for k in mapped)
+    assert load_docs(tmp_path / "empty.docs", "2026-11-27") == []
+    signatures = np.load(tmp_path / "a.docs" / "signatures.npy")
+    assert np.array_equal(signatures, np.stack([d.signature for d in docs])) and signatures.dtype == np.uint32
+    # Written chunk by chunk, the same files.
+    with DocsWriter(tmp_path / "b.docs", config.num_perm) as writer:
+        for doc in docs:
+            writer.add([doc])
+        writer.finish()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b.docs").iterdir()} == {
+        p.name: p.read_bytes() for p in (tmp_path / "a.docs").iterdir()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.docs", "b.docs", "empty.docs"]  # no temporaries
+
+
+def test_a_docs_folder_cut_short_leaves_nothing_in_place(tmp_path):
+    from pipeline.dedup import make_docs
+    from pipeline.docstore import DocsWriter
+
+    config = DedupConfig()
+    docs = make_docs([{"key": "k", "id": "i", "text": "one two three four five six"}], "2026-11-27", config)
+    with pytest.raises(RuntimeError):
+        with DocsWriter(tmp_path / "a.docs", config.num_perm) as writer:
+            writer.add(docs)
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []

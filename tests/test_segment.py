@@ -131,3 +131,27 @@ def test_text_without_markers_is_one_article():
     chunks, stray = split_single(["", "  A Headline  ", "", "Body line.", "", ""])
     assert [(c.title, c.lines, c.first_line) for c in chunks] == [("A Headline", ("", "Body line."), 2)]
     assert stray == []
+
+
+# --- a dump read line by line gives the whole dump's articles --------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pipeline.segment import Stray, stream_dump  # noqa: E402
+
+DUMP_LINES = st.sampled_from(["Headline A", "Headline B", "", "", "Cap (AFP)", "TT", "20", "Body one.",
+                              "Body two, longer.", "3", "  "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(DUMP_LINES, max_size=80), window=st.integers(1, 30))
+def test_a_dump_streamed_in_windows_splits_as_the_whole_dump(lines, window):
+    chunks, stray = split_dump(lines)
+    streamed = list(stream_dump(lines, window=window))
+    expected = ([Stray(stray, "\n".join(lines[i] for i in stray))] if stray else []) + chunks
+    assert streamed == expected
+
+
+def test_the_seed_streamed_line_by_line_splits_as_the_whole_seed(seed_lines):
+    assert list(stream_dump(iter(seed_lines[1:] * 40), window=7)) == split_dump(seed_lines[1:] * 40)[0]
