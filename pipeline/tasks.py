@@ -21,14 +21,16 @@ between files; the text work is done by the plain functions they call.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import functools
 import gc
 import logging
+import shutil
 import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import luigi
 import orjson
@@ -48,6 +50,7 @@ from pipeline.history import (
 )
 from pipeline.jsonl import (
     WRITE_BATCH,
+    OutputError,
     atomic_writer,
     dump_lines,
     dumps,
@@ -180,6 +183,31 @@ def _prepare_before_forking() -> None:
     gc.freeze()
 
 
+def one_at_a_time(run: Callable[["NightTask"], None]) -> Callable[["NightTask"], None]:
+    """A task's run, done by one process at a time: two runs of a night at once (another
+    command line, another machine without a shared scheduler) would otherwise write the
+    same outputs side by side, and one replace a folder the other reads. The second waits
+    for the first, then finds the task done and leaves it (a lock file per task, under
+    ``state_dir/locks/``)."""
+
+    @functools.wraps(run)
+    def locked(self: "NightTask") -> None:
+        path = Path(pipeline().state_dir) / "locks" / self.paths.date / f"{self.task_id}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+b")
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if self.complete():
+                logger.info("%s: done meanwhile by another run of the night", self.task_id)
+                return
+            run(self)
+
+    return locked
+
+
 class NightTask(luigi.Task):
     """A task about one night."""
 
@@ -281,6 +309,7 @@ class ReadFile(ShardTask):
     def requires(self) -> RawNight:
         return RawNight(self.date)
 
+    @one_at_a_time
     def run(self) -> None:
         started = time.perf_counter()
         shard = self.planned
@@ -379,6 +408,7 @@ class CountSiteLines(NightTask):
             "state": luigi.LocalTarget(str(site_lines_state(self.paths.date))),
         }
 
+    @one_at_a_time
     def run(self) -> None:
         started = time.perf_counter()
         settings = load_rules(rules_path()).site_lines
@@ -435,6 +465,7 @@ class CleanFile(ShardTask):
     def requires(self) -> dict[str, luigi.Task]:
         return {"articles": self.upstream(ReadFile), "site_lines": CountSiteLines(date=self.date)}
 
+    @one_at_a_time
     def run(self) -> None:
         started = time.perf_counter()
         site_lines = read_json(self.input()["site_lines"]["lines"].path)
@@ -538,6 +569,7 @@ class Deduplicate(NightTask):
             "stats": luigi.LocalTarget(str(stage / "stats.json")),
         }
 
+    @one_at_a_time
     def run(self) -> None:
         started = time.perf_counter()
         config = dedup_config()
@@ -633,6 +665,7 @@ class CommitHistory(NightTask):
         # night writes before its report.
         return (self.paths.out / "report.json").is_file() and not (self.paths.stages / "3-removed").exists()
 
+    @one_at_a_time
     def run(self) -> None:
         started = time.perf_counter()
         config = dedup_config()
@@ -692,6 +725,7 @@ class CleanCorpus(NightTask):
         :meth:`complete` (Luigi would otherwise look at the output files only)."""
         return [date for date in parameter_tuples if cls(date=date).complete()]
 
+    @one_at_a_time
     def run(self) -> None:
         """The required tasks wrote the night: say so in one line, then prune the stages of
         nights older than the last ``keep_stages`` (see ``retention``)."""
@@ -699,6 +733,7 @@ class CleanCorpus(NightTask):
         pruned = retention.prune_old_nights(Path(pipeline().out_dir), pipeline().keep_stages,
                                             lambda night: CleanCorpus(date=dt.date.fromisoformat(night)).complete())
         for night, removed in pruned.items():
+            shutil.rmtree(Path(pipeline().state_dir) / "locks" / night, ignore_errors=True)  # a finished night's
             logger.info("night %s: stages/ pruned (%d bytes removed; keep_stages = %d)", night, removed,
                         pipeline().keep_stages)
 
@@ -732,6 +767,7 @@ class GatherRemoved(NightTask):
         return {name: luigi.LocalTarget(str(stage / f"{name}.{suffix}"))
                 for name, suffix in (("removed", "jsonl"), ("rejected", "jsonl"), ("top_removed", "json"))}
 
+    @one_at_a_time
     def run(self) -> None:
         inputs, out = self.input(), self.output()
         rejected = [r.to_dict() for r in self.plan()[1]]
@@ -764,6 +800,7 @@ class WriteOutputs(NightTask):
                  "report.html")
         return {name.replace(".", "_"): luigi.LocalTarget(str(out / name)) for name in names}
 
+    @one_at_a_time
     def run(self) -> None:
         started = time.perf_counter()
         inputs = self.input()

@@ -17,7 +17,7 @@ from pipeline.dedup import DedupConfig, Match, Signer, band_keys, make_docs
 from pipeline.evaluation import load_truth, score_pairs
 from pipeline.history import History, Superseded
 from pipeline.sqlitehistory import SqliteHistory
-from tests.conftest import Night, free_port, local_server
+from tests.conftest import Night
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
 
@@ -277,29 +277,6 @@ def test_keep_latest_keeps_the_update_and_records_the_older_version(tmp_path):
 
 
 # --- Redis: the same results as the embedded index -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """A Redis server for the tests: NEWSCLEAN_TEST_REDIS_URL (CI starts one), else a private one."""
-    url = os.environ.get("NEWSCLEAN_TEST_REDIS_URL")
-    if url:
-        import redis
-
-        redis.Redis.from_url(url).flushdb()
-        yield url
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed and CI=true")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(folder)]
-    with local_server(command, port):
-        yield f"redis://127.0.0.1:{port}/0"
 
 
 def test_redis_index_gives_the_same_duplicates_as_the_embedded_one(tmp_path, corpora, redis_url):
