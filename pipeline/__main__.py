@@ -1,5 +1,6 @@
 """Command-line tools around the nightly job: ``python -m pipeline <command>``.
 
+    python -m pipeline night [DATE] [FLAGS]               run a night (yesterday by default)
     python -m pipeline late DATE [FLAGS]                  files that arrived after the night ran
     python -m pipeline rerun DATE [--and-later] [FLAGS]   redo a finished night (and the nights after it)
     python -m pipeline backfill [--days N | --from DATE --to DATE] [FLAGS]
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n\n")[0],
                                      epilog="Other flags go to Luigi.")
     commands = parser.add_subparsers(dest="command", required=True)
+    night = commands.add_parser("night", help="run a night, as `luigi ... CleanCorpus --date DATE` does; done is "
+                                              "exit 0 also when other clients on the scheduler ran its last tasks")
+    night.add_argument("date", type=_date, nargs="?", default=dt.date.today() - dt.timedelta(days=1))
     late = commands.add_parser("late", help="list raw files that arrived after the night ran (exit 1 if any)")
     late.add_argument("date", type=_date)
     rerun = commands.add_parser("rerun", help="redo a finished night; its previous outputs are kept aside")
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, operations) -> Exit | int:
     from pipeline import checks
 
+    if args.command == "night":
+        return operations.run_nights([args.date])
     if args.command == "late":
         checks.settings_sound()
         late, note = operations.late_files(args.date)

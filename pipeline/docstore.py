@@ -25,7 +25,7 @@ import orjson
 import xxhash
 
 from pipeline.dedup import Doc
-from pipeline.jsonl import OutputError, current_umask, run_tag
+from pipeline.jsonl import OutputError, current_umask, run_tag, stale_folders
 
 DOC_FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy")
 # Bytes of an appended .npy's header: the shape is written once the rows are counted.
@@ -104,7 +104,8 @@ class DocsWriter:
         try:
             if not in_place:
                 self.folder.parent.mkdir(parents=True, exist_ok=True)
-                shutil.rmtree(self.work, ignore_errors=True)
+                for stale in stale_folders(self.folder.parent, self.folder.name):  # a killed run's
+                    shutil.rmtree(stale, ignore_errors=True)
                 self.work.mkdir(mode=0o777 & ~current_umask())
             self.docs = _Hashing(open(self.work / "docs.jsonl", "wb"))
             self.shingles = NpyAppender(self.work / "shingles.npy", np.uint64)

@@ -63,7 +63,7 @@ from pipeline.filehistory import (
     write_night,
 )
 from pipeline.historybase import HistoryMismatch, Superseded, in_window, settings_fingerprint
-from pipeline.jsonl import OutputError, owner_alive, run_tag, write_json
+from pipeline.jsonl import OutputError, run_alive, run_tag, write_json
 
 logger = logging.getLogger("luigi-interface")
 
@@ -479,11 +479,11 @@ class History:
         temporary folders go; a night whose folder was moved aside and not replaced gets
         it back. Another machine's commit in progress is left alone."""
         for path in sorted(self.folder.glob(".*.tmp-*")):
-            if not owner_alive(path.name.split(".tmp-", 1)[1] + ".x"):
+            if not run_alive(path.name.split(".tmp-", 1)[1]):
                 shutil.rmtree(path, ignore_errors=True)
         for path in sorted(self.folder.glob(".*.old-*")):
             night, tag = path.name[1:].split(".old-", 1)
-            if owner_alive(tag + ".x"):
+            if run_alive(tag):
                 continue
             if (self.folder / night).exists():
                 shutil.rmtree(path, ignore_errors=True)

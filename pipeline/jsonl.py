@@ -72,16 +72,21 @@ def run_tag() -> str:
 
 def owner_alive(tag: str) -> bool:
     """Whether the run whose temporary file carries ``tag`` (``host-pid.random``, see
-    :func:`run_tag`) may still be writing it: a process of this machine that is alive,
-    or a process of another machine (which this one cannot see).
+    :func:`run_tag`) may still be writing it.
 
     >>> owner_alive(run_tag() + ".abc123"), owner_alive(f"{_HOST}-999999999.x"), owner_alive("other-host-1.x")
     (True, False, True)
     """
-    owner, _, _ = tag.rpartition(".")
-    host, _, pid = owner.rpartition("-")
+    return run_alive(tag.rpartition(".")[0])
+
+
+def run_alive(tag: str) -> bool:
+    """Whether the run named ``host-pid`` (:func:`run_tag`) may still be at work: a process
+    of this machine that is alive, or a process of another machine (which this one
+    cannot see). A name without an owner (an earlier version's) is a killed run's."""
+    host, _, pid = tag.rpartition("-")
     if not host or not pid.isdigit():
-        return False  # an earlier version's name (no owner): left by a killed run
+        return False
     if host != _HOST:
         return True
     try:
@@ -91,6 +96,17 @@ def owner_alive(tag: str) -> bool:
     except (PermissionError, OverflowError):
         return True
     return True
+
+
+def stale_folders(folder: Path, name: str) -> list[Path]:
+    """What killed runs left of a folder written under a temporary name and renamed into
+    place: ``.NAME.tmp-TAG`` and ``.NAME.old-TAG`` whose run is gone."""
+    found = []
+    for kind in ("tmp", "old"):
+        for path in folder.glob(f".{glob.escape(name)}.{kind}-*"):
+            if not run_alive(path.name.split(f".{kind}-", 1)[1]):
+                found.append(path)
+    return sorted(found)
 
 
 def current_umask() -> int:

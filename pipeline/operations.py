@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Iterator, Sequence
 
 import luigi
 import luigi.interface
+import luigi.rpc
 from luigi.cmdline_parser import CmdlineParser
 from luigi.execution_summary import LuigiStatusCode
 
@@ -70,13 +72,37 @@ def run_nights(dates: Sequence[dt.date]) -> Exit:
     if not dates:
         return Exit.DONE
     checks.before_any_work()
-    core = luigi.interface.core()
-    try:
-        result = luigi.build([tasks.CleanCorpus(date=d) for d in dates], detailed_summary=True,
-                             no_lock=core.no_lock)
-    except luigi.interface.PidLockAlreadyTakenExit:
-        return Exit.ALREADY_RUNNING
-    return STATUS_EXIT.get(result.status, Exit.NOT_RUN)
+    no_lock = luigi.interface.core().no_lock
+    while True:
+        try:
+            result = luigi.build([tasks.CleanCorpus(date=d) for d in dates], detailed_summary=True, no_lock=no_lock)
+        except luigi.interface.PidLockAlreadyTakenExit:
+            return Exit.ALREADY_RUNNING
+        no_lock = True  # this process holds Luigi's lock from the first build on
+        if all(_finished(d) for d in dates):
+            return Exit.DONE
+        code = STATUS_EXIT.get(result.status, Exit.NOT_RUN)
+        # With several clients on one scheduler (several machines), this client stops
+        # when what is left of the nights runs elsewhere: it waits for that and looks
+        # again, so that each client ends when the nights are done, with their outcome.
+        if code in (Exit.DONE, Exit.NOT_RUN) and _running_elsewhere(dates):
+            time.sleep(OTHERS_WAIT)
+            continue
+        return code if code != Exit.DONE else Exit.NOT_RUN
+
+
+# Seconds between looks at the nights while other clients run their last tasks.
+OTHERS_WAIT = 2.0
+
+
+def _running_elsewhere(dates: Sequence[dt.date]) -> bool:
+    """Whether the central scheduler has tasks of these nights running (for other clients)."""
+    url = checks.scheduler_url()
+    if url is None:
+        return False
+    running = luigi.rpc.RemoteScheduler(url).task_list("RUNNING", "")
+    days = {d.isoformat().replace("-", "_") for d in dates}
+    return any(f"_{day}_" in task_id for task_id in running for day in days)
 
 
 def _finished(date: dt.date) -> bool:

@@ -725,7 +725,6 @@ class CleanCorpus(NightTask):
         :meth:`complete` (Luigi would otherwise look at the output files only)."""
         return [date for date in parameter_tuples if cls(date=date).complete()]
 
-    @one_at_a_time
     def run(self) -> None:
         """The required tasks wrote the night: say so in one line, then prune the stages of
         nights older than the last ``keep_stages`` (see ``retention``)."""

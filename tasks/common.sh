@@ -17,8 +17,9 @@ newsclean_python() {
     local candidate
     for candidate in "${NEWSCLEAN_PYTHON:-}" "$project/.venv/bin/python" "$(command -v python3 || true)"; do
         [[ -n "$candidate" && -x "$candidate" ]] || continue
-        if "$candidate" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("pipeline.tasks") is None)' \
-            2>/dev/null; then
+        # From / : the working folder may be a checkout, whose pipeline/ any Python finds.
+        if (cd / && "$candidate" -c 'import importlib.util as u, sys
+sys.exit(not all(u.find_spec(m) for m in ("luigi", "numba", "pipeline.tasks")))' 2>/dev/null); then
             echo "$candidate"
             return 0
         fi

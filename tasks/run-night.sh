@@ -34,7 +34,7 @@ log="$log_dir/$night.log"
     if (( rerun )); then
         "$python" -m pipeline rerun "$night" "${flags[@]}"
     else
-        "$python" -m luigi --module pipeline.tasks CleanCorpus --date "$night" "${flags[@]}"
+        "$python" -m pipeline night "$night" "${flags[@]}"
     fi
     status=$?
     echo "=== $(date --iso-8601=seconds) exit $status"

@@ -174,13 +174,10 @@ def night(tmp_path: Path) -> Night:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+def redis_server(tmp_path_factory):
     """A Redis server for the tests: NEWSCLEAN_TEST_REDIS_URL (CI starts one), else a private one."""
     url = os.environ.get("NEWSCLEAN_TEST_REDIS_URL")
     if url:
-        import redis
-
-        redis.Redis.from_url(url).flushdb()
         yield url
         return
     binary = shutil.which("redis-server")
@@ -194,3 +191,12 @@ def redis_url(tmp_path_factory):
                "--dir", str(folder)]
     with local_server(command, port):
         yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The test Redis, emptied: each test starts without another's index."""
+    import redis
+
+    redis.Redis.from_url(redis_server).flushdb()
+    return redis_server
