@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A normal install, as a user makes it: the wheel built from the project, installed in a
+# fresh virtual environment, a night run from another folder (no source tree beside it),
+# and the exit codes cron and systemd see: 0 done, 3 a missing night, 4 a failing task,
+# 9 a bad setting.
+set -euo pipefail
+project="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+python -m pip wheel --quiet --disable-pip-version-check --no-deps "$project" -w "$work/dist"
+python -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$work"/dist/*.whl
+
+mkdir -p "$work/elsewhere/raw"
+cp -r "$project/samples/2026-11-27" "$work/elsewhere/raw/"
+cd "$work/elsewhere"
+night() {
+    "$work/venv/bin/luigi" --module pipeline.tasks CleanCorpus --local-scheduler \
+        --pipeline-raw-dir raw --pipeline-out-dir out --pipeline-state-dir state "$@" >"$work/log" 2>&1
+}
+expect() {
+    local want="$1" got=0
+    shift
+    night "$@" || got=$?
+    if [[ "$got" != "$want" ]]; then
+        echo "wheel check: $* exited $got, expected $want" >&2
+        tail -30 "$work/log" >&2
+        exit 1
+    fi
+}
+expect 0 --date 2026-11-27
+grep -q "night 2026-11-27: 11 articles in, 9 out" "$work/log"
+test -s out/2026-11-27/articles.jsonl -a -s out/2026-11-27/report.html -a -s state/history/MANIFEST.json
+expect 3 --date 2026-11-01
+echo "a file where the output folder should be" > blocked
+expect 4 --date 2026-11-27 --pipeline-out-dir blocked
+expect 9 --date 2026-11-27 --pipeline-threshold 80
+echo "wheel check: installed from the wheel, run from $work/elsewhere: exit codes 0, 3, 4, 9 as documented"
