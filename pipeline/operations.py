@@ -73,6 +73,7 @@ def run_nights(dates: Sequence[dt.date]) -> Exit:
         return Exit.DONE
     checks.before_any_work()
     no_lock = luigi.interface.core().no_lock
+    waited = 0.0
     while True:
         try:
             result = luigi.build([tasks.CleanCorpus(date=d) for d in dates], detailed_summary=True, no_lock=no_lock)
@@ -83,26 +84,31 @@ def run_nights(dates: Sequence[dt.date]) -> Exit:
             return Exit.DONE
         code = STATUS_EXIT.get(result.status, Exit.NOT_RUN)
         # With several clients on one scheduler (several machines), this client stops
-        # when what is left of the nights runs elsewhere: it waits for that and looks
-        # again, so that each client ends when the nights are done, with their outcome.
-        if code in (Exit.DONE, Exit.NOT_RUN) and _running_elsewhere(dates):
-            time.sleep(OTHERS_WAIT)
-            continue
-        return code if code != Exit.DONE else Exit.NOT_RUN
+        # when what is left of the nights is another client's to run: it waits for that
+        # and looks again, so that each client ends when the nights are done, with
+        # their outcome (a failure anywhere ends it too).
+        if code not in (Exit.DONE, Exit.NOT_RUN) or waited >= OTHERS_PATIENCE or not _at_work_elsewhere(dates):
+            return code if code != Exit.DONE else Exit.NOT_RUN
+        time.sleep(OTHERS_WAIT)
+        waited += OTHERS_WAIT
 
 
-# Seconds between looks at the nights while other clients run their last tasks.
+# Seconds between looks at the nights while other clients run their last tasks, and at
+# most how long to wait for them.
 OTHERS_WAIT = 2.0
+OTHERS_PATIENCE = 3600.0
 
 
-def _running_elsewhere(dates: Sequence[dt.date]) -> bool:
-    """Whether the central scheduler has tasks of these nights running (for other clients)."""
+def _at_work_elsewhere(dates: Sequence[dt.date]) -> bool:
+    """Whether the central scheduler has tasks of these nights running or waiting (for
+    other clients): not when the scheduler is this process's own."""
     url = checks.scheduler_url()
     if url is None:
         return False
-    running = luigi.rpc.RemoteScheduler(url).task_list("RUNNING", "")
+    scheduler = luigi.rpc.RemoteScheduler(url)
     days = {d.isoformat().replace("-", "_") for d in dates}
-    return any(f"_{day}_" in task_id for task_id in running for day in days)
+    return any(f"_{day}_" in task_id for status in ("RUNNING", "PENDING")
+               for task_id in scheduler.task_list(status, "") for day in days)
 
 
 def _finished(date: dt.date) -> bool:
