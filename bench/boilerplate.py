@@ -23,10 +23,12 @@ from pathlib import Path
 import orjson
 
 from bench.common import CORPORA, machine, save
-from pipeline import encoding, readers, sitelines
-from pipeline.boilerplate import CleanContext, clean_article
-from pipeline.evaluation import score_texts, segments_kept
-from pipeline.rules import BoilerplateConfig, load_rules
+from bench.evaluation import score_texts, segments_kept
+from pipeline import repair as encoding
+from pipeline.clean import sitelines
+from pipeline.clean.boilerplate import CleanContext, clean_article
+from pipeline.clean.rules import BoilerplateConfig, load_rules
+from pipeline.read import readers
 
 SETS = ("scrapinghub_aeb", "cleanportaleval", "cleaneval_dev", "trafilatura_eval_en")
 INPUTS = ("fulltext", "extract")

@@ -15,8 +15,8 @@ import sys
 import ftfy
 
 from bench.common import CORPORA, ROOT, best_of, machine, save
-from pipeline.decoding import decode_bytes
-from pipeline.encoding import FTFY_CONFIG, needs_repair, repair
+from pipeline.read.decode import decode_bytes
+from pipeline.repair import FTFY_CONFIG, needs_repair, repair
 
 PLAIN = FTFY_CONFIG._replace(explain=False)
 REPEATS = 3

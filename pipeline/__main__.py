@@ -21,7 +21,7 @@ import argparse
 import datetime as dt
 import sys
 
-from pipeline.exits import Exit, Refused
+from pipeline.operate.exits import Exit, Refused
 
 
 def _date(text: str) -> dt.date:
@@ -59,11 +59,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["inspect"]:
-        from pipeline.inspector import main as inspect_main
+        from pipeline.report.inspector import main as inspect_main
 
         return inspect_main(argv[1:])
     args, flags = _parser().parse_known_args(argv)
-    from pipeline import operations  # imports Luigi and the tasks (their settings)
+    from pipeline.operate import commands as operations  # imports Luigi and the tasks (their settings)
 
     try:
         with operations.night_settings(flags):
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, operations) -> Exit | int:
-    from pipeline import checks
+    from pipeline.operate import checks
 
     if args.command == "night":
         return operations.run_nights([args.date])

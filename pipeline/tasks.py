@@ -35,10 +35,11 @@ from typing import Any, Callable, Iterable, Iterator
 import luigi
 import orjson
 
-from pipeline import boilerplate, checks, dedup, encoding, htmlreport, readers, retention, sitelines
-from pipeline.docstore import DocsWriter, load_docs
-from pipeline.exits import Exit, refuse
-from pipeline.history import (
+from pipeline import repair as encoding
+from pipeline.clean import boilerplate, sitelines
+from pipeline.clean.rules import RulesError, load_rules
+from pipeline.dedup import fingerprint as dedup
+from pipeline.dedup.history.store import (
     REBUILD_HINT,
     CommitInfo,
     HistoryDamaged,
@@ -48,7 +49,8 @@ from pipeline.history import (
     site_line_sanity,
     window_digest,
 )
-from pipeline.jsonl import (
+from pipeline.io.arrays import DocsWriter, load_docs
+from pipeline.io.jsonl import (
     WRITE_BATCH,
     OutputError,
     atomic_writer,
@@ -61,11 +63,14 @@ from pipeline.jsonl import (
     write_json,
     write_jsonl,
 )
-from pipeline.nightdata import NIGHT_RE, Night, top_removed
-from pipeline.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
+from pipeline.io.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
+from pipeline.operate import checks, retention
+from pipeline.operate.exits import Exit, refuse
+from pipeline.read import readers
 from pipeline.records import Article, Rejection
-from pipeline.report import build_report, summary_line
-from pipeline.rules import RulesError, load_rules
+from pipeline.report import html as htmlreport
+from pipeline.report.nightdata import NIGHT_RE, Night, top_removed
+from pipeline.report.summary import build_report, summary_line
 from pipeline.settings import (
     apply_defaults,
     dedup_config,

@@ -17,7 +17,7 @@ import luigi.configuration
 import pytest
 from luigi.task_register import Register
 
-from pipeline.jsonl import read_json, read_jsonl
+from pipeline.io.jsonl import read_json, read_jsonl
 from pipeline.tasks import CleanCorpus  # imported first: it loads config/luigi.cfg
 
 ROOT = Path(__file__).resolve().parent.parent

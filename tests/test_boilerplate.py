@@ -14,10 +14,16 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.boilerplate import CleanContext, clean_lines
-from pipeline.lineclass import ClassifierSettings, Stoplists, main_text
-from pipeline.rules import RulesError, SiteLineSettings, has_more_words, load_rules, word_count
-from pipeline.sitelines import SiteCounts, line_hashes_of_texts, line_key, squeeze_spaces
+from pipeline.clean.boilerplate import CleanContext, clean_lines
+from pipeline.clean.lineclass import ClassifierSettings, Stoplists, main_text
+from pipeline.clean.rules import (
+    RulesError,
+    SiteLineSettings,
+    has_more_words,
+    load_rules,
+    word_count,
+)
+from pipeline.clean.sitelines import SiteCounts, line_hashes_of_texts, line_key, squeeze_spaces
 from tests.conftest import Night
 
 RULES = load_rules()

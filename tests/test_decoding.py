@@ -5,7 +5,7 @@ import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.decoding import _CONTROL_RE, _LINE_END_RE, _decode_utf8_lines, decode_bytes
+from pipeline.read.decode import _CONTROL_RE, _LINE_END_RE, _decode_utf8_lines, decode_bytes
 
 
 def test_utf8_is_decoded_as_is():

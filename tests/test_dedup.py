@@ -9,7 +9,7 @@ import orjson
 import pytest
 from datasketch import MinHash
 
-from pipeline.dedup import (
+from pipeline.dedup.fingerprint import (
     DedupConfig,
     Signer,
     _to_32bit,
@@ -45,7 +45,7 @@ def test_shingle_sets_and_jaccard():
 
 
 def test_shingle_sets_equal_their_definition_in_plain_python():
-    from pipeline.dedup import shingle_sets
+    from pipeline.dedup.fingerprint import shingle_sets
 
     multiplier, mask = 0x9E3779B97F4A7C15, 2**64 - 1
     rng = np.random.default_rng(11)
@@ -178,7 +178,7 @@ def test_bbc_identical_pairs_are_all_found(corpora):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from pipeline.dedup import word_bytes  # noqa: E402
+from pipeline.dedup.fingerprint import word_bytes  # noqa: E402
 
 
 @settings(max_examples=500, deadline=None)
@@ -188,8 +188,8 @@ def test_fast_word_split_equals_the_regex(text):
     assert word_bytes(text) == [w.encode("utf-8") for w in words(text)]
 
 
-from pipeline.dedup import exact_key, shingle_sets, token_hashes, tokenize  # noqa: E402
-from pipeline.wordhash import xxh3_64_words  # noqa: E402
+from pipeline.dedup.fingerprint import exact_key, shingle_sets, token_hashes, tokenize  # noqa: E402
+from pipeline.dedup.wordhash import xxh3_64_words  # noqa: E402
 
 TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80) | st.text(
     alphabet="abc DEF’—é\u00a0,.-_7", max_size=80
@@ -225,8 +225,8 @@ def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
     arrays: the same docs, arrays writable and of plain ndarray type (so the compiled
     loops do not compile again), an empty shard included; the appended .npy files are
     what numpy writes, header aside."""
-    from pipeline.dedup import jaccard, make_docs
-    from pipeline.docstore import DocsWriter, load_docs, save_docs
+    from pipeline.dedup.fingerprint import jaccard, make_docs
+    from pipeline.io.arrays import DocsWriter, load_docs, save_docs
 
     config = DedupConfig()
     texts = ["The ferry to Varn leaves at nine every morning except on Sundays.",
@@ -258,8 +258,8 @@ def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
 
 
 def test_a_docs_folder_cut_short_leaves_nothing_in_place(tmp_path):
-    from pipeline.dedup import make_docs
-    from pipeline.docstore import DocsWriter
+    from pipeline.dedup.fingerprint import make_docs
+    from pipeline.io.arrays import DocsWriter
 
     config = DedupConfig()
     docs = make_docs([{"key": "k", "id": "i", "text": "one two three four five six"}], "2026-11-27", config)

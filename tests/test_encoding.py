@@ -12,9 +12,9 @@ from ftfy import fixes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.decoding import decode_bytes
-from pipeline.encoding import FTFY_CONFIG, needs_repair, repair
-from pipeline.segment import split_dump
+from pipeline.read.decode import decode_bytes
+from pipeline.read.segment import split_dump
+from pipeline.repair import FTFY_CONFIG, needs_repair, repair
 
 PLAIN_FTFY = FTFY_CONFIG._replace(explain=False)
 

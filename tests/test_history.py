@@ -13,10 +13,10 @@ import orjson
 import pytest
 from datasketch import MinHashLSH
 
-from pipeline.dedup import DedupConfig, Match, Signer, band_keys, make_docs
-from pipeline.evaluation import load_truth, score_pairs
-from pipeline.history import History, Superseded
-from pipeline.sqlitehistory import SqliteHistory
+from bench.evaluation import load_truth, score_pairs
+from pipeline.dedup.fingerprint import DedupConfig, Match, Signer, band_keys, make_docs
+from pipeline.dedup.history.legacy import SqliteHistory
+from pipeline.dedup.history.store import History, Superseded
 from tests.conftest import Night
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
@@ -299,7 +299,7 @@ def test_redis_index_gives_the_same_duplicates_as_the_embedded_one(tmp_path, cor
 def test_file_history_commit_that_cannot_reach_the_disk_fails_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):
     """The commit's fsyncs run beside its writes; a failed one still fails the commit
     (after the others finished), naming the file, and the half-written folder is removed."""
-    import pipeline.filehistory as filehistory
+    import pipeline.dedup.history.files as filehistory
 
     config = DedupConfig()
     history = History(tmp_path, config)

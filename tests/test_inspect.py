@@ -136,7 +136,8 @@ def test_report_html_is_the_page_rendered_from_the_files(nights, tmp_path, earli
     """The final write hands the page the articles it picked up on the way (dropped ones,
     and kept ones when the group's article is tonight's); the page must be the one
     rendered from the night's files alone."""
-    from pipeline import htmlreport, nightdata
+    from pipeline.report import html as htmlreport
+    from pipeline.report import nightdata
 
     if earlier_night:
         folder = nights.out_dir / SAMPLE_NIGHT

@@ -170,7 +170,7 @@ def test_a_night_keeps_the_settings_it_started_with(sequence, tmp_path):
 
 
 def test_of_two_runs_claiming_a_night_at_once_exactly_one_wins(tmp_path):
-    from pipeline.jsonl import claim_file
+    from pipeline.io.jsonl import claim_file
 
     won, lost = [], []
     barrier = threading.Barrier(8)
@@ -315,8 +315,8 @@ def test_an_emptied_redis_index_stops_the_night_and_rebuild_refills_it(redis_url
 
 def _index_holds_exactly_its_nights(history) -> None:
     """Every night the index lists has all its band entries, and no other night has any."""
-    from pipeline.filehistory import NightFolder
-    from pipeline.redis_history import hex_prints
+    from pipeline.dedup.history.files import NightFolder
+    from pipeline.dedup.history.redisindex import hex_prints
 
     index = history.index
     listed = index.nights()
@@ -335,8 +335,8 @@ def _index_holds_exactly_its_nights(history) -> None:
 def test_a_redis_commit_cut_short_leaves_the_night_out_whole(redis_url, tmp_path, monkeypatch):
     import redis
 
-    from pipeline.dedup import DedupConfig, make_docs
-    from pipeline.history import History
+    from pipeline.dedup.fingerprint import DedupConfig, make_docs
+    from pipeline.dedup.history.store import History
 
     redis.Redis.from_url(redis_url).flushdb()
     config = DedupConfig()
@@ -364,8 +364,8 @@ def test_a_redis_commit_cut_short_leaves_the_night_out_whole(redis_url, tmp_path
 KILLED_COMMITS = """
 import sys, time
 from tests.test_integrity import killed_commit_docs
-from pipeline.dedup import DedupConfig
-from pipeline.history import History
+from pipeline.dedup.fingerprint import DedupConfig
+from pipeline.dedup.history.store import History
 
 docs = killed_commit_docs()
 history = History(sys.argv[1], DedupConfig(), sys.argv[2])
@@ -376,7 +376,7 @@ while True:
 
 
 def killed_commit_docs() -> list:
-    from pipeline.dedup import DedupConfig, make_docs
+    from pipeline.dedup.fingerprint import DedupConfig, make_docs
 
     generator = TextGenerator(seed=4)
     return make_docs([{"key": f"n/{i}", "id": str(i), "text": generator.article()[1]} for i in range(600)],
@@ -390,10 +390,10 @@ def test_a_redis_commit_killed_at_any_point_holds_the_night_whole_or_not_at_all(
     night until the commit is done again.)"""
     import redis
 
-    from pipeline.dedup import DedupConfig
-    from pipeline.filehistory import band_index
-    from pipeline.history import History
-    from pipeline.redis_history import hex_prints
+    from pipeline.dedup.fingerprint import DedupConfig
+    from pipeline.dedup.history.files import band_index
+    from pipeline.dedup.history.redisindex import hex_prints
+    from pipeline.dedup.history.store import History
 
     redis.Redis.from_url(redis_url).flushdb()
     config = DedupConfig()
@@ -431,7 +431,7 @@ def test_a_redis_commit_killed_at_any_point_holds_the_night_whole_or_not_at_all(
 
 
 def test_a_file_swapped_for_a_link_after_the_listing_is_refused(tmp_path):
-    from pipeline.readers import iter_file, list_night
+    from pipeline.read.readers import iter_file, list_night
 
     night = tmp_path / "night"
     night.mkdir()
@@ -445,7 +445,7 @@ def test_a_file_swapped_for_a_link_after_the_listing_is_refused(tmp_path):
 
 
 def test_a_fifo_is_rejected_and_never_blocks_the_night(tmp_path):
-    from pipeline.readers import iter_file, list_night
+    from pipeline.read.readers import iter_file, list_night
 
     night = tmp_path / "night"
     night.mkdir()
@@ -481,8 +481,8 @@ def test_a_night_folder_that_is_a_link_is_not_followed(tmp_path):
 
 
 def test_a_dump_longer_than_the_reading_window_gives_the_whole_dumps_articles(tmp_path, seed_lines):
-    from pipeline.readers import read_file
-    from pipeline.segment import WINDOW_LINES, split_dump
+    from pipeline.read.readers import read_file
+    from pipeline.read.segment import WINDOW_LINES, split_dump
 
     lines = seed_lines[1:] * (WINDOW_LINES // len(seed_lines) * 3)
     (tmp_path / "dump.txt").write_text("\n".join(lines), encoding="utf-8")

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.jsonl import OutputError, atomic_writer, place_file
-from pipeline.readers import read_file
+from pipeline.io.jsonl import OutputError, atomic_writer, place_file
+from pipeline.read.readers import read_file
 from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, _without_seconds, free_port, local_server
 
 STORY = (

@@ -237,7 +237,7 @@ def test_same_input_same_output_byte_for_byte(sample_night, tmp_path):
 
 
 def test_articles_are_the_clean_stage_records_without_internal_fields(sample_night):
-    from pipeline.jsonl import dumps
+    from pipeline.io.jsonl import dumps
     from pipeline.records import Article
 
     stage_lines = [line for path in sorted((sample_night.out / "stages" / "3-clean").glob("*.articles.jsonl"))

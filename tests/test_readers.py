@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 
-from pipeline.readers import gunzip, list_night, read_file
+from pipeline.read.readers import gunzip, list_night, read_file
 
 NIGHT = "2026-11-27"
 

@@ -1,8 +1,8 @@
 """Splitting dumps into articles, and the layout rules that clean each article."""
 
-from pipeline.boilerplate import CleanContext, clean_lines
-from pipeline.rules import load_rules
-from pipeline.segment import split_dump, split_single
+from pipeline.clean.boilerplate import CleanContext, clean_lines
+from pipeline.clean.rules import load_rules
+from pipeline.read.segment import split_dump, split_single
 
 CONTEXT = CleanContext(load_rules())
 
@@ -138,7 +138,7 @@ def test_text_without_markers_is_one_article():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from pipeline.segment import Stray, stream_dump  # noqa: E402
+from pipeline.read.segment import Stray, stream_dump  # noqa: E402
 
 DUMP_LINES = st.sampled_from(["Headline A", "Headline B", "", "", "Cap (AFP)", "TT", "20", "Body one.",
                               "Body two, longer.", "3", "  "])

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from pipeline.jsonl import read_json, read_jsonl
+from pipeline.io.jsonl import read_json, read_jsonl
 
 NIGHT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TREND_NIGHTS = 14

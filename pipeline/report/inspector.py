@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import orjson
 import regex
 
-from pipeline.nightdata import Night, NightNotFound, WordDiff, summary
+from pipeline.report.nightdata import Night, NightNotFound, WordDiff, summary
 
 EQUAL_CONTEXT = 12  # words of unchanged text shown around each change
 

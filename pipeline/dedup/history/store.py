@@ -51,8 +51,9 @@ import numpy as np
 import orjson
 import xxhash
 
-from pipeline.dedup import DedupConfig, Doc, band_fingerprints
-from pipeline.filehistory import (
+from pipeline.dedup.fingerprint import DedupConfig, Doc, band_fingerprints
+from pipeline.dedup.history.base import HistoryMismatch, Superseded, in_window, settings_fingerprint
+from pipeline.dedup.history.files import (
     COMMIT_NAME,
     FILES,
     FileSum,
@@ -62,8 +63,7 @@ from pipeline.filehistory import (
     files_digest,
     write_night,
 )
-from pipeline.historybase import HistoryMismatch, Superseded, in_window, settings_fingerprint
-from pipeline.jsonl import OutputError, run_alive, run_tag, write_json
+from pipeline.io.jsonl import OutputError, run_alive, run_tag, write_json
 
 logger = logging.getLogger("luigi-interface")
 
@@ -148,7 +148,7 @@ class History:
             raise OutputError(error.errno, f"cannot write {self.folder}: {error.strerror}") from error
         self.index = None
         if index_url:
-            from pipeline.redis_history import RedisIndex
+            from pipeline.dedup.history.redisindex import RedisIndex
 
             self.index = RedisIndex(index_url, config)
         with self._locked(fcntl.LOCK_EX):
@@ -499,7 +499,7 @@ class History:
 
     def _migrate(self, path: Path) -> None:
         """Rewrite a SQLite history (schema 2) as night folders, then set the file aside."""
-        from pipeline.sqlitehistory import SqliteHistory
+        from pipeline.dedup.history.legacy import SqliteHistory
 
         legacy = SqliteHistory(path, self.config)  # refuses other settings, like this store
         try:

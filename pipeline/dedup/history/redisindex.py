@@ -27,9 +27,9 @@ from typing import Iterator
 import numpy as np
 import redis
 
-from pipeline.dedup import DedupConfig
-from pipeline.filehistory import NightFolder
-from pipeline.historybase import settings_fingerprint
+from pipeline.dedup.fingerprint import DedupConfig
+from pipeline.dedup.history.base import settings_fingerprint
+from pipeline.dedup.history.files import NightFolder
 
 # Commands sent to Redis at a time when looking up (bounded buffers on both sides).
 LOOKUP_BATCH = 20_000

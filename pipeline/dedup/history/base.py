@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from pipeline.dedup import DedupConfig, Doc, Match
+from pipeline.dedup.fingerprint import DedupConfig, Doc, Match
 
 
 class HistoryMismatch(RuntimeError):

@@ -23,11 +23,11 @@ import luigi.rpc
 from luigi.cmdline_parser import CmdlineParser
 from luigi.execution_summary import LuigiStatusCode
 
-from pipeline import checks, dedup, tasks
-from pipeline.docstore import load_docs
-from pipeline.exits import Exit, refuse
-from pipeline.filehistory import checksum
-from pipeline.history import (
+from pipeline import tasks
+from pipeline.clean.sitelines import SiteCounts
+from pipeline.dedup import fingerprint as dedup
+from pipeline.dedup.history.files import checksum
+from pipeline.dedup.history.store import (
     CommitInfo,
     History,
     HistoryDamaged,
@@ -38,11 +38,13 @@ from pipeline.history import (
     site_line_sanity,
     stale_nights,
 )
-from pipeline.jsonl import read_json, read_jsonl, write_json
-from pipeline.readers import list_night
+from pipeline.io.arrays import load_docs
+from pipeline.io.jsonl import read_json, read_jsonl, write_json
+from pipeline.operate import checks
+from pipeline.operate.exits import Exit, refuse
+from pipeline.read.readers import list_night
 from pipeline.records import Article
 from pipeline.settings import dedup_config, night_paths, pipeline
-from pipeline.sitelines import SiteCounts
 
 # Luigi's run status -> exit code (as `luigi` itself exits with [retcode]).
 STATUS_EXIT = {

@@ -24,8 +24,8 @@ import numpy as np
 import orjson
 import xxhash
 
-from pipeline.dedup import Doc
-from pipeline.jsonl import OutputError, current_umask, run_tag, stale_folders
+from pipeline.dedup.fingerprint import Doc
+from pipeline.io.jsonl import OutputError, current_umask, run_tag, stale_folders
 
 DOC_FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy")
 # Bytes of an appended .npy's header: the shape is written once the rows are counted.

@@ -15,8 +15,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from pipeline.dedup import DedupConfig, Doc, band_fingerprints
-from pipeline.historybase import HistoryMismatch, Superseded, in_window, settings_fingerprint
+from pipeline.dedup.fingerprint import DedupConfig, Doc, band_fingerprints
+from pipeline.dedup.history.base import HistoryMismatch, Superseded, in_window, settings_fingerprint
 
 # SQLite page cache (KiB): the band index's upper levels stay in memory.
 SQLITE_CACHE_KB = 65536

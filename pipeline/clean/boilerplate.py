@@ -27,11 +27,11 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from pipeline.lineclass import Stoplists, main_text
+from pipeline.clean.lineclass import Stoplists, main_text
+from pipeline.clean.rules import BoilerplateConfig, has_more_words, word_count
+from pipeline.clean.sitelines import line_hashes_of_texts, site_of, squeeze_spaces
+from pipeline.read.segment import MARKER, is_counter
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.rules import BoilerplateConfig, has_more_words, word_count
-from pipeline.segment import MARKER, is_counter
-from pipeline.sitelines import line_hashes_of_texts, site_of, squeeze_spaces
 
 STAGE = "clean"
 
@@ -167,7 +167,7 @@ def clean_lines(
 ) -> Cleaned:
     """All rules in order (layout, configured rules, site lines, classifier) on one article.
 
-    >>> from pipeline.rules import load_rules
+    >>> from pipeline.clean.rules import load_rules
     >>> c = clean_lines("Title", ["Share on Facebook", "The first real sentence of the story.",
     ...                           "Advertisement", "The second one, also real."], [1, 2, 3, 4],
     ...                 CleanContext(load_rules()))

@@ -19,11 +19,17 @@ import luigi.interface
 import orjson
 from luigi.cmdline_parser import CmdlineParser
 
-from pipeline.exits import Exit, refuse
-from pipeline.filehistory import checksum
-from pipeline.history import HistoryDamaged, HistoryMismatch, in_window, open_history, stale_nights
-from pipeline.jsonl import claim_file
-from pipeline.rules import RulesError, load_rules
+from pipeline.clean.rules import RulesError, load_rules
+from pipeline.dedup.history.files import checksum
+from pipeline.dedup.history.store import (
+    HistoryDamaged,
+    HistoryMismatch,
+    in_window,
+    open_history,
+    stale_nights,
+)
+from pipeline.io.jsonl import claim_file
+from pipeline.operate.exits import Exit, refuse
 from pipeline.settings import SettingError, check, dedup_config, pipeline, rules_path
 
 logger = logging.getLogger("luigi-interface")

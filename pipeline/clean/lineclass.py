@@ -28,7 +28,7 @@ from typing import Sequence
 
 import regex
 
-from pipeline.rules import ClassifierSettings
+from pipeline.clean.rules import ClassifierSettings
 
 _WORD_RE = regex.compile(r"\w+")
 _SENTENCE_END_RE = regex.compile(r"[.!?:;\"”’»)\]…。！？]\W*$")

@@ -34,7 +34,7 @@ import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from datasketch.minhash import _fmix
 
-from pipeline import wordhash
+from pipeline.dedup import wordhash
 
 _WORD_RE = re.compile(r"\w+")
 # Odd 64-bit multiplier combining the word hashes of a shingle (polynomial hash).

@@ -25,8 +25,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import xxhash
 
-from pipeline import wordhash
-from pipeline.rules import SiteLineSettings, url_host
+from pipeline.clean.rules import SiteLineSettings, url_host
+from pipeline.dedup import wordhash
 
 
 def squeeze_spaces(line: str) -> str:

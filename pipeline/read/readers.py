@@ -25,9 +25,9 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 import orjson
 import xxhash
 
-from pipeline.decoding import LineDecoder
+from pipeline.read.decode import LineDecoder
+from pipeline.read.segment import MARKER, Stray, stream_dump
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.segment import MARKER, Stray, stream_dump
 
 STAGE = "read"
 SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")

@@ -22,8 +22,8 @@ from typing import Callable
 
 import orjson
 
-from pipeline.jsonl import read_jsonl, write_bytes, write_json
-from pipeline.nightdata import NIGHT_RE
+from pipeline.io.jsonl import read_jsonl, write_bytes, write_json
+from pipeline.report.nightdata import NIGHT_RE
 
 KEPT = ("3-clean/dropped.articles.jsonl", "5-dedup/history.stats.json", "run.json", "pruned.json")
 DROPPED = "3-clean/dropped.articles.jsonl"

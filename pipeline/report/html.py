@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Sequence
 
-from pipeline.nightdata import Night, WordDiff, duplicate_groups, summary
+from pipeline.report.nightdata import Night, WordDiff, duplicate_groups, summary
 
 MAX_GROUPS = 10
 MAX_MEMBERS = 3

@@ -36,9 +36,9 @@ import numpy as np
 import orjson
 import xxhash
 
-from pipeline.dedup import DedupConfig, Doc, band_fingerprints
-from pipeline.docstore import DOC_FILES, DocsWriter, FileSum, _Hashing
-from pipeline.jsonl import OutputError
+from pipeline.dedup.fingerprint import DedupConfig, Doc, band_fingerprints
+from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing
+from pipeline.io.jsonl import OutputError
 
 COMMIT_NAME = "COMMIT.json"
 # The files of a night folder: the docs (see docstore), their index, what they superseded.
