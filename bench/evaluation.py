@@ -6,13 +6,14 @@ A reported pair is a dropped article and the kept article it names (``id``,
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import orjson
+
+from pipeline.text import words
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,10 @@ class ShingleScore:
     pages: int
 
 
-_WORD_RE = re.compile(r"\w+")
-
-
 def word_ngrams(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
-    """Multiset of lower-cased ``\\w+`` word n-grams (the boilerplate corpora's measure)."""
-    tokens = _WORD_RE.findall(text.lower())
+    """Multiset of lower-cased word n-grams (the boilerplate corpora's measure; words as
+    ``pipeline.text`` defines them)."""
+    tokens = words(text.lower())
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 

@@ -28,9 +28,12 @@ import orjson
 
 from bench.common import RESULTS, ROOT, machine, save
 from bench.synthetic import TextGenerator
-from pipeline.dedup.fingerprint import DedupConfig, Doc, make_docs
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.doc import Doc
+from pipeline.dedup.fingerprint import make_docs
+from pipeline.dedup.history import History
 from pipeline.dedup.history.files import count_articles
-from pipeline.dedup.history.store import FOLDER_NAME, SQLITE_NAME, History
+from pipeline.dedup.history.store import FOLDER_NAME, SQLITE_NAME
 
 TONIGHT = "2026-11-27"
 REAL_HISTORY = 2000

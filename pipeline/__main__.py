@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return inspect_main(argv[1:])
     args, flags = _parser().parse_known_args(argv)
-    from pipeline.operate import commands as operations  # imports Luigi and the tasks (their settings)
+    from pipeline.operate import (
+        commands as operations,  # imports Luigi and the tasks (their settings)
+    )
 
     try:
         with operations.night_settings(flags):

@@ -30,7 +30,7 @@ import luigi
 import luigi.configuration
 
 from pipeline import shipped
-from pipeline.dedup.fingerprint import KEEP_POLICIES, DedupConfig
+from pipeline.dedup.config import KEEP_POLICIES, DedupConfig
 
 SECTION = "pipeline"
 CHECKOUT_CONFIG = Path("config") / "luigi.cfg"

@@ -38,8 +38,10 @@ import orjson
 from pipeline import repair as encoding
 from pipeline.clean import boilerplate, sitelines
 from pipeline.clean.rules import RulesError, load_rules
-from pipeline.dedup import fingerprint as dedup
-from pipeline.dedup.history.store import (
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.doc import Doc, Match
+from pipeline.dedup.fingerprint import load_kernels, make_docs
+from pipeline.dedup.history import (
     REBUILD_HINT,
     CommitInfo,
     HistoryDamaged,
@@ -48,7 +50,9 @@ from pipeline.dedup.history.store import (
     open_history,
     site_line_sanity,
     window_digest,
+    window_problems,
 )
+from pipeline.dedup.policy import deduplicate, priority
 from pipeline.io.arrays import DocsWriter, load_docs
 from pipeline.io.jsonl import (
     WRITE_BATCH,
@@ -79,6 +83,7 @@ from pipeline.settings import (
     pipeline,
     rules_path,
 )
+from pipeline.text import site_of
 
 __all__ = ["CleanCorpus", "pipeline"]
 
@@ -181,7 +186,7 @@ def _prepare_before_forking() -> None:
         load_rules(rules_path())
     except RulesError:
         pass
-    dedup.load_kernels()
+    load_kernels()
     sitelines.load_kernels()
     # What was just loaded joins the libraries in the collector's permanent generation
     # (see gc.freeze() at the end of this module).
@@ -375,7 +380,7 @@ def _repair_and_fingerprint(records: list[dict]) -> dict[str, Any]:
     for record, hashes in zip(repaired, hashes_of_texts):
         page = sitelines.page_keys(record["text"].split("\n"), hashes)
         if page is not None:
-            pages.append([sitelines.site_of(record.get("url"), record["source"]["file"]), *page])
+            pages.append([site_of(record.get("url"), record["source"]["file"]), *page])
     return {
         "lines": dump_lines(repaired),
         "pages": dump_lines(pages),
@@ -518,7 +523,7 @@ class CleanFile(ShardTask):
 
 
 def _clean_and_sign_chunk(records: list[dict], context: boilerplate.CleanContext, night: str,
-                          config: dedup.DedupConfig) -> dict[str, Any]:
+                          config: DedupConfig) -> dict[str, Any]:
     """A chunk cleaned: the kept records, rejection records and removed-line records (as
     JSONL), the counts, and the kept articles' fingerprints (dedup's ``Doc``)."""
     kept, rejections, removed = [], [], []
@@ -533,7 +538,7 @@ def _clean_and_sign_chunk(records: list[dict], context: boilerplate.CleanContext
         else:
             rejections.append(rejection.to_dict())
     signed = time.perf_counter()
-    docs = dedup.make_docs([
+    docs = make_docs([
         {"key": f"{night}/{Article.key_of(r['source'])}", "id": r["id"], "text": r["text"], "title": r["title"],
          "published": r["published"]}
         for r in kept
@@ -584,7 +589,7 @@ class Deduplicate(NightTask):
         cfg = pipeline()
         history = open_history(cfg.state_dir, cfg.index_url, config)
         try:
-            problems = [p for p in history.window_problems(night, (since, self.committed_window())) if not p.warning]
+            problems = [p for p in window_problems(history, night, (since, self.committed_window())) if not p.warning]
             if problems:
                 raise HistoryDamaged(str(problems[0]))
             committed = history.nights()
@@ -593,7 +598,7 @@ class Deduplicate(NightTask):
             earlier = history.candidates(docs, night, since)
         finally:
             history.close()
-        result = dedup.deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
+        result = deduplicate(docs, config, history=lambda d: earlier.get(d.key, ()))
         decisions = []
         for doc in docs:
             match = result.dropped.get(doc.key)
@@ -635,7 +640,7 @@ class Deduplicate(NightTask):
         return {d.isoformat() for d in self.window_nights() if CommitHistory(date=d).complete()}
 
 
-def _night_docs(sign_outputs: list[dict[str, luigi.LocalTarget]], night: str) -> list[dedup.Doc]:
+def _night_docs(sign_outputs: list[dict[str, luigi.LocalTarget]], night: str) -> list[Doc]:
     """The night's fingerprinted articles, shard after shard, ranked in that order."""
     docs = [doc for target in sign_outputs for doc in load_docs(target["docs"].path, night)]
     for rank, doc in enumerate(docs):
@@ -679,7 +684,7 @@ class CommitHistory(NightTask):
         dedup_stats = read_json(self.input()["dedup"]["stats"].path)
         docs = _night_docs(self.input()["sign"], night)
         # The order dedup visited them in (its keep policy's), as it listed them.
-        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))
+        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=priority(config.keep))
         superseded = [
             Superseded(d["night"], d["key"], d["dup_of_key"]) for d in status.values() if d["status"] == "superseded"
         ]
@@ -695,7 +700,7 @@ class CommitHistory(NightTask):
         write_stats(self.output(), counts, started)
 
 
-def _decision(doc: dedup.Doc, status: str, match: dedup.Match) -> dict[str, Any]:
+def _decision(doc: Doc, status: str, match: Match) -> dict[str, Any]:
     return {
         "key": doc.key, "id": doc.id, "night": doc.night, "status": status,
         "dup_of": match.dup_of.id, "dup_of_key": match.dup_of.key, "dup_of_night": match.dup_of.night,

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
+import regex
 import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.clean.boilerplate import CleanContext, clean_lines
 from pipeline.clean.lineclass import ClassifierSettings, Stoplists, main_text
-from pipeline.clean.rules import (
-    RulesError,
-    SiteLineSettings,
-    has_more_words,
-    load_rules,
-    word_count,
-)
-from pipeline.clean.sitelines import SiteCounts, line_hashes_of_texts, line_key, squeeze_spaces
+from pipeline.clean.rules import RulesError, SiteLineSettings, load_rules
+from pipeline.clean.sitelines import SiteCounts, line_hashes_of_texts, line_key
+from pipeline.text import has_more_words, squeeze_spaces, word_count
 from tests.conftest import Night
 
 RULES = load_rules()
@@ -388,7 +383,7 @@ def test_compiled_line_hashes_for_every_character_of_the_first_plane():
 
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
 def test_word_count_is_the_regex_count(text):
-    count = len(re.findall(r"\w+", text))
+    count = len(regex.findall(r"\w+", text))
     assert word_count(text) == count
     assert [word_count(text, limit) for limit in range(4)] == [min(count, limit + 1) for limit in range(4)]
     assert [has_more_words(text, limit) for limit in range(4)] == [count > limit for limit in range(4)]

@@ -9,16 +9,9 @@ import orjson
 import pytest
 from datasketch import MinHash
 
-from pipeline.dedup.fingerprint import (
-    DedupConfig,
-    Signer,
-    _to_32bit,
-    deduplicate,
-    jaccard,
-    make_docs,
-    shingles,
-    words,
-)
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.fingerprint import Signer, _to_32bit, jaccard, make_docs, shingles, words
+from pipeline.dedup.policy import deduplicate
 
 BASE = (
     "The harbour authority said on Monday that the new ferry terminal would open in the spring, "
@@ -178,17 +171,43 @@ def test_bbc_identical_pairs_are_all_found(corpora):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from pipeline.dedup.fingerprint import word_bytes  # noqa: E402
 
-
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)
-       | st.text(alphabet="abc DEF’“”—–…£€ ½²é\u0301\u00a0\u2028,.-_7", max_size=120))
-def test_fast_word_split_equals_the_regex(text):
-    assert word_bytes(text) == [w.encode("utf-8") for w in words(text)]
+def normalised_bytes(text: str) -> list[bytes]:
+    return [w.encode("utf-8") for w in words(text)]
 
 
 from pipeline.dedup.fingerprint import exact_key, shingle_sets, token_hashes, tokenize  # noqa: E402
+from pipeline.dedup.kernels import fmix  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=40))
+def test_the_finalizer_is_datasketchs_pre_mix(values):
+    """Our MurmurHash3 finalizer against datasketch's own MinHash: a MinHash updated with
+    integers (identity hash) holds min over permutations of a*fmix32(v)+b."""
+    from datasketch import MinHash
+
+    folded = np.array([v & 0xFFFFFFFF for v in values], dtype=np.uint32)
+    reference = MinHash(num_perm=16, seed=3, scheme="affine32", hashfunc=int)
+    reference.update_batch(folded.tolist())
+    a, b = (p.astype(np.uint64) for p in reference.permutations)
+    mixed = fmix(folded, 32).astype(np.uint64)
+    expected = ((a[:, None] * mixed[None, :] + b[:, None]) & 0xFFFFFFFF).min(axis=1) if len(values) else None
+    if expected is not None:
+        assert reference.hashvalues.tolist() == expected.tolist()
+    wide = np.array(values, dtype=np.uint64)
+    by_hand = [_fmix64(v) for v in values]
+    assert fmix(wide, 64).tolist() == by_hand
+
+
+def _fmix64(h: int) -> int:
+    """MurmurHash3's fmix64, written out."""
+    mask = 2**64 - 1
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & mask
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & mask
+    return h ^ (h >> 33)
 from pipeline.dedup.wordhash import xxh3_64_words  # noqa: E402
 
 TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80) | st.text(
@@ -200,7 +219,7 @@ TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
 @given(st.lists(TEXTS, max_size=6))
 def test_batch_tokenizing_equals_one_text_at_a_time(texts):
     batch = tokenize(texts)
-    expected = [word_bytes(t) for t in texts]
+    expected = [normalised_bytes(t) for t in texts]  # the definition, one text at a time
     assert batch.counts.tolist() == [len(tokens) for tokens in expected]
     assert batch.exact == [exact_key(tokens) for tokens in expected]
     flat = [w for tokens in expected for w in tokens]

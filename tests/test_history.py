@@ -14,23 +14,39 @@ import pytest
 from datasketch import MinHashLSH
 
 from bench.evaluation import load_truth, score_pairs
-from pipeline.dedup.fingerprint import DedupConfig, Match, Signer, band_keys, make_docs
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.doc import Match
+from pipeline.dedup.fingerprint import band_fingerprints, make_docs
+from pipeline.dedup.history import History, Superseded
 from pipeline.dedup.history.legacy import SqliteHistory
-from pipeline.dedup.history.store import History, Superseded
 from tests.conftest import Night
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
 
 
-def test_band_hashes_are_datasketchs_bucket_keys():
+def test_band_fingerprints_find_what_datasketchs_lsh_finds():
+    """The LSH index of band fingerprints (in-night, night folders, Redis) proposes exactly
+    the candidates datasketch's own ``MinHashLSH`` returns for the same signatures."""
+    from datasketch import LeanMinHash
+
+    from bench.synthetic import TextGenerator
+    from pipeline.dedup.policy import BandIndex
+
     config = DedupConfig()
-    signer = Signer(config)
-    docs = make_docs([{"key": "k", "id": "k", "text": "one two three four five six seven"}], "n", config)
-    lsh = MinHashLSH(num_perm=128, params=(config.bands, config.rows))
-    lean = signer.lean(docs[0].signature)
-    assert band_keys(np.stack([docs[0].signature]), config)[0] == [
-        lsh._H(lean.hashvalues[start:end]) for start, end in lsh.hashranges
-    ]
+    generator = TextGenerator(seed=8)
+    texts = [generator.article(words=60)[1] for _ in range(60)]
+    texts += [generator.near_copy(t, changes=k % 9) for k, t in enumerate(texts[:40])]
+    docs = make_docs([{"key": f"k{i}", "id": f"k{i}", "text": t} for i, t in enumerate(texts)], "n", config)
+    lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
+    ours = BandIndex()
+    prints = band_fingerprints(np.stack([d.signature for d in docs]), config)
+    for doc, row in zip(docs, prints.tolist()):
+        lsh.insert(doc.key, LeanMinHash(seed=config.seed, hashvalues=doc.signature, scheme=config.scheme))
+        ours.insert(doc.key, row)
+    theirs = {doc.key: set(lsh.query(LeanMinHash(seed=config.seed, hashvalues=doc.signature, scheme=config.scheme)))
+              for doc in docs}
+    assert {doc.key: ours.query(row) for doc, row in zip(docs, prints.tolist())} == theirs
+    assert sum(len(found) > 1 for found in theirs.values()) >= 30  # the near copies are found
 
 
 def test_history_refuses_other_settings(tmp_path):

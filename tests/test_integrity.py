@@ -292,6 +292,29 @@ def test_rebuild_without_stage_files_makes_the_same_history_from_articles_jsonl(
     assert {p.name: p.read_bytes() for p in (root / "state" / "history" / NIGHTS[1]).iterdir()} == before
 
 
+def test_a_history_of_other_dedup_settings_stops_the_night_and_rebuild_makes_it_again(three_nights, sequence,
+                                                                                    tmp_path):
+    """A history written under another word rule (an earlier version's) or other dedup
+    settings is refused (exit 9) and made again by rebuild, every night fingerprinted
+    from its articles.jsonl, then the next night runs as in the sequence."""
+    root = tmp_path / "old-settings"
+    shutil.copytree(three_nights, root)
+    settings = root / "state" / "history" / "SETTINGS"
+    settings.write_text("shingles5-perm128-seed1-affine32-b21r6-files-1\n")  # no word rule: version 1
+    stopped = night_cli(root, NIGHTS[3])
+    assert stopped.returncode == 9
+    assert "was built with dedup settings shingles5-perm128-seed1-affine32-b21r6-files-1, not " in stopped.stderr
+    rebuild = pipeline_cli(root, "history", "rebuild")
+    assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr[-2000:]
+    assert "dedup settings changed" in rebuild.stdout and f"night {NIGHTS[0]}: folder made again from" in rebuild.stdout
+    assert settings.read_text().endswith("-words2-files-1\n")
+    verify = pipeline_cli(root, "history", "verify")
+    assert verify.stdout.endswith(": sound\n") and "stale" not in verify.stdout
+    assert night_cli(root, NIGHTS[3]).returncode == 0
+    assert outputs(root) == outputs(sequence)
+    assert digests(root) == digests(sequence)
+
+
 # --- Redis: the same checks, and a commit that is all or nothing ---------------------------------
 
 
@@ -335,8 +358,9 @@ def _index_holds_exactly_its_nights(history) -> None:
 def test_a_redis_commit_cut_short_leaves_the_night_out_whole(redis_url, tmp_path, monkeypatch):
     import redis
 
-    from pipeline.dedup.fingerprint import DedupConfig, make_docs
-    from pipeline.dedup.history.store import History
+    from pipeline.dedup.config import DedupConfig
+    from pipeline.dedup.fingerprint import make_docs
+    from pipeline.dedup.history import History
 
     redis.Redis.from_url(redis_url).flushdb()
     config = DedupConfig()
@@ -364,8 +388,8 @@ def test_a_redis_commit_cut_short_leaves_the_night_out_whole(redis_url, tmp_path
 KILLED_COMMITS = """
 import sys, time
 from tests.test_integrity import killed_commit_docs
-from pipeline.dedup.fingerprint import DedupConfig
-from pipeline.dedup.history.store import History
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.history import History
 
 docs = killed_commit_docs()
 history = History(sys.argv[1], DedupConfig(), sys.argv[2])
@@ -376,7 +400,8 @@ while True:
 
 
 def killed_commit_docs() -> list:
-    from pipeline.dedup.fingerprint import DedupConfig, make_docs
+    from pipeline.dedup.config import DedupConfig
+    from pipeline.dedup.fingerprint import make_docs
 
     generator = TextGenerator(seed=4)
     return make_docs([{"key": f"n/{i}", "id": str(i), "text": generator.article()[1]} for i in range(600)],
@@ -390,10 +415,10 @@ def test_a_redis_commit_killed_at_any_point_holds_the_night_whole_or_not_at_all(
     night until the commit is done again.)"""
     import redis
 
-    from pipeline.dedup.fingerprint import DedupConfig
+    from pipeline.dedup.config import DedupConfig
+    from pipeline.dedup.history import History
     from pipeline.dedup.history.files import band_index
     from pipeline.dedup.history.redisindex import hex_prints
-    from pipeline.dedup.history.store import History
 
     redis.Redis.from_url(redis_url).flushdb()
     config = DedupConfig()

@@ -28,10 +28,11 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from pipeline.clean.lineclass import Stoplists, main_text
-from pipeline.clean.rules import BoilerplateConfig, has_more_words, word_count
-from pipeline.clean.sitelines import line_hashes_of_texts, site_of, squeeze_spaces
+from pipeline.clean.rules import BoilerplateConfig
+from pipeline.clean.sitelines import line_hashes_of_texts
 from pipeline.read.segment import MARKER, is_counter
 from pipeline.records import Article, Rejection, excerpt
+from pipeline.text import has_more_words, site_of, squeeze_spaces, word_count
 
 STAGE = "clean"
 

@@ -29,8 +29,8 @@ from typing import Sequence
 import regex
 
 from pipeline.clean.rules import ClassifierSettings
+from pipeline.text import WORD
 
-_WORD_RE = regex.compile(r"\w+")
 _SENTENCE_END_RE = regex.compile(r"[.!?:;\"”’»)\]…。！？]\W*$")
 _SEPARATORS_RE = regex.compile(r"\s[|»›•·]\s")
 # Words counted for the punctuation bonus at most (a long line is good for its words).
@@ -79,7 +79,7 @@ class LineFeatures:
 
 def features(line: str, stopwords: frozenset[str]) -> LineFeatures:
     stripped = line.strip()
-    tokens = _WORD_RE.findall(stripped.lower())
+    tokens = WORD.findall(stripped.lower())
     words = len(tokens)
     density = sum(t in stopwords for t in tokens) / words if words else 0.0
     table_row = stripped.startswith("|") and stripped.endswith("|")
@@ -127,7 +127,7 @@ def main_text(
     item removed by a rule still marks where the menu is) and are never returned.
     """
     stopwords = stoplists.best_for(
-        [t for i, line in enumerate(lines) if i not in removed for t in _WORD_RE.findall(line.lower())]
+        [t for i, line in enumerate(lines) if i not in removed for t in WORD.findall(line.lower())]
     )
     indexes = [i for i, line in enumerate(lines) if line.strip()]
     if not indexes:

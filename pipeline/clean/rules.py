@@ -15,60 +15,19 @@ A rule names itself, explains itself, and says which lines it removes::
 from __future__ import annotations
 
 import fnmatch
-import functools
-import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import regex
 
 from pipeline import shipped
+from pipeline.text import url_host, word_count
 
 DEFAULT_RULES_PATH = shipped.RULES
 DEFAULT_MAX_WORDS = 12
 ACTIONS = ("drop", "caption")
-_WORDS = re.compile(r"\w+")
-
-
-# ASCII bytes: word characters (what \w matches in ASCII) marked "a", everything else a space.
-_ASCII_WORD_MARKS = bytes(0x61 if c < 0x80 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256))
-
-
-def word_count(text: str, limit: int = -1) -> int:
-    """Words as the rules count them: runs of word characters. With a ``limit``, a count
-    above it comes back as ``limit + 1``.
-
-    >>> word_count("U.S. troops, 3rd_wave -- now"), word_count("Café «au» lait"), word_count("a b c d", 2)
-    (5, 3, 3)
-    """
-    if text.isascii():  # the same count without the regex: a word starts the text or follows a space
-        marks = text.encode("ascii").translate(_ASCII_WORD_MARKS)
-        count = marks.count(b" a") + marks.startswith(b"a")
-    else:
-        count = len(_WORDS.findall(text))
-    return count if limit < 0 else min(count, limit + 1)
-
-
-@functools.cache
-def _more_than(count: int) -> re.Pattern:
-    # Anchored, and \w+ / \W+ never overlap: one left-to-right pass, no backtracking.
-    return re.compile(r"\W*(?:\w+\W+){%d}\w" % count)
-
-
-def has_more_words(text: str, count: int) -> bool:
-    """Whether ``text`` has more than ``count`` words, looking no further than needed.
-
-    >>> has_more_words("one, two three", 2), has_more_words("one, two three", 3)
-    (True, False)
-    """
-    if text.isascii():  # a byte table and a count (see word_count)
-        return word_count(text, count) > count
-    return _more_than(count).match(text) is not None
-
-
 class RulesError(ValueError):
     """The rules file is wrong; the message names the file and the rule."""
 
@@ -214,20 +173,6 @@ class BoilerplateConfig:
                 marker = self.sites[i].marker or marker
             rule_set = self._rule_sets[key] = RuleSet.make(marker, tuple(rules))
         return rule_set
-
-
-def url_host(url: str | None) -> str | None:
-    """The host of a URL, lower-cased, without ``www.``.
-
-    >>> url_host("https://WWW.Example.org/news/1"), url_host(None), url_host("not a url")
-    ('example.org', None, None)
-    """
-    if not url:
-        return None
-    host = urlsplit(url).hostname
-    if not host:
-        return None
-    return host[4:] if host.startswith("www.") else host
 
 
 def _section(data: dict[str, Any], cls: type, where: str):

@@ -25,23 +25,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import xxhash
 
-from pipeline.clean.rules import SiteLineSettings, url_host
+from pipeline.clean.rules import SiteLineSettings
 from pipeline.dedup import wordhash
-
-
-def squeeze_spaces(line: str) -> str:
-    """``" ".join(line.split())``: no surrounding spaces, one space between words.
-
-    Most lines already are, and are returned as they are without splitting them: a line
-    whose characters are all printable holds no whitespace but the plain space (every
-    other whitespace character is a control or separator, which are not printable).
-
-    >>> squeeze_spaces(" A  line\twith\u00a0gaps "), squeeze_spaces("A line.")
-    ('A line with gaps', 'A line.')
-    """
-    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
-        return line
-    return " ".join(line.split())
+from pipeline.text import site_of, squeeze_spaces
 
 
 def line_hash(line: str) -> int:
@@ -107,11 +93,6 @@ def page_keys(page_lines: Sequence[str], hashes: np.ndarray | None = None) -> tu
         return None
     # Sorted as numbers is sorted as fixed-width hexadecimal.
     return f"{story:016x}", hex_keys(np.array(sorted(distinct), dtype=np.uint64))
-
-
-def site_of(url: str | None, file: str) -> str:
-    """The site an article belongs to, for counting repeated lines."""
-    return url_host(url) or f"file:{file}"
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 import xxhash
 
-from pipeline.dedup.fingerprint import Doc
+from pipeline.dedup.doc import Doc
 from pipeline.io.jsonl import OutputError, current_umask, run_tag, stale_folders
 
 DOC_FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy")

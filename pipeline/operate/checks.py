@@ -20,14 +20,16 @@ import orjson
 from luigi.cmdline_parser import CmdlineParser
 
 from pipeline.clean.rules import RulesError, load_rules
-from pipeline.dedup.history.files import checksum
-from pipeline.dedup.history.store import (
+from pipeline.dedup.history import (
     HistoryDamaged,
     HistoryMismatch,
     in_window,
     open_history,
+    settings_fingerprint,
     stale_nights,
+    window_problems,
 )
+from pipeline.dedup.history.files import checksum
 from pipeline.io.jsonl import claim_file
 from pipeline.operate.exits import Exit, refuse
 from pipeline.settings import SettingError, check, dedup_config, pipeline, rules_path
@@ -128,7 +130,7 @@ def history_sound(night: str, window: tuple[str | None, set[str]] | None = None,
     except HistoryDamaged as error:
         refuse(Exit.HISTORY, str(error))
     try:
-        problems = history.window_problems(night, window, site_nights, Path(cfg.state_dir) / "site_lines")
+        problems = window_problems(history, night, window, site_nights, Path(cfg.state_dir) / "site_lines")
         if window is not None:
             since = window[0]
             problems += [p for p in stale_nights(history.nights())
@@ -155,6 +157,7 @@ def run_settings() -> dict[str, str]:
     cfg = pipeline()
     values = {name: str(getattr(cfg, name)) for name in RESULT_SETTINGS}
     values["rules"] = checksum(rules_path()).xxh3
+    values["dedup"] = settings_fingerprint(dedup_config())  # with the word rule's version
     return values
 
 

@@ -25,19 +25,23 @@ from luigi.execution_summary import LuigiStatusCode
 
 from pipeline import tasks
 from pipeline.clean.sitelines import SiteCounts
-from pipeline.dedup import fingerprint as dedup
-from pipeline.dedup.history.files import checksum
-from pipeline.dedup.history.store import (
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.fingerprint import make_docs
+from pipeline.dedup.history import (
     CommitInfo,
     History,
     HistoryDamaged,
     HistoryMismatch,
     RebuildSources,
+    all_problems,
     later_dependents,
     open_history,
+    rebuild,
     site_line_sanity,
     stale_nights,
 )
+from pipeline.dedup.history.files import checksum
+from pipeline.dedup.policy import priority
 from pipeline.io.arrays import load_docs
 from pipeline.io.jsonl import read_json, read_jsonl, write_json
 from pipeline.operate import checks
@@ -236,11 +240,13 @@ class OutDirSources(RebuildSources):
         return CommitInfo(compared_with=recorded.get("compared_with"), gaps=recorded.get("gaps"),
                           site_lines=tasks.site_lines_state(night))
 
-    def kept_articles(self, night: str, config: dedup.DedupConfig):
-        try:
-            made = self._from_stages(night, config)
-        except (OSError, ValueError, KeyError):
-            made = None
+    def kept_articles(self, night: str, config: DedupConfig, stages: bool = True):
+        made = None
+        if stages:
+            try:
+                made = self._from_stages(night, config)
+            except (OSError, ValueError, KeyError):
+                made = None
         if made is None:
             try:
                 made = self._from_outputs(night, config)
@@ -248,7 +254,7 @@ class OutDirSources(RebuildSources):
                 made = None
         return made
 
-    def _from_stages(self, night: str, config: dedup.DedupConfig):
+    def _from_stages(self, night: str, config: DedupConfig):
         stages = self.out_dir / night / "stages"
         decisions_path = stages / "5-dedup" / "decisions.jsonl"
         signs = sorted((stages / "4-sign").glob("*.docs"))
@@ -258,11 +264,11 @@ class OutDirSources(RebuildSources):
         docs = [doc for path in signs for doc in load_docs(path, night)]
         for rank, doc in enumerate(docs):
             doc.rank = rank
-        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=dedup.priority(config.keep))
+        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=priority(config.keep))
         superseded = [(d["night"], d["key"], d["dup_of_key"]) for d in status.values() if d["status"] == "superseded"]
         return kept, superseded, f"{stages} (stage files)"
 
-    def _from_outputs(self, night: str, config: dedup.DedupConfig):
+    def _from_outputs(self, night: str, config: DedupConfig):
         folder = self.out_dir / night
         if not (folder / "articles.jsonl").is_file():
             return None
@@ -272,7 +278,7 @@ class OutDirSources(RebuildSources):
              "title": r["title"], "published": r.get("published")}
             for r in articles
         ]
-        docs = dedup.make_docs(records, night, config)
+        docs = make_docs(records, night, config)
         duplicates = list(read_jsonl(folder / "duplicates.jsonl")) if (folder / "duplicates.jsonl").is_file() else []
         # A doc's rank is its place among all the night's cleaned articles, in input order
         # (files sorted, then position in the file): the kept ones and tonight's duplicates.
@@ -281,7 +287,7 @@ class OutDirSources(RebuildSources):
         rank = {position: number for number, position in enumerate(order)}
         for doc, record in zip(docs, articles):
             doc.rank = rank[(record["source"]["file"], record["source"]["index"])]
-        kept = sorted(docs, key=dedup.priority(config.keep))
+        kept = sorted(docs, key=priority(config.keep))
         keys = {r["id"]: r["key"] for r in reversed(records)}  # the first article of an id
         superseded = []
         for record in duplicates:
@@ -326,7 +332,7 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
     """The problems and the warnings of the whole history, one line each, and a summary."""
     history = open_night_history()
     try:
-        found = history.problems(full=full, site_lines_dir=Path(pipeline().state_dir) / "site_lines")
+        found = all_problems(history, full=full, site_lines_dir=Path(pipeline().state_dir) / "site_lines")
         nights = history.nights() if not any(p.night is None for p in found) else {}
     finally:
         history.close()
@@ -337,12 +343,16 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
 
 
 def rebuild_history() -> tuple[list[str], list[str]]:
-    """Rebuild the history (see ``History.rebuild``) and the site-line counts that are
-    damaged; returns what was done and what could not be."""
+    """Rebuild the history (see ``dedup.history.rebuild``) and the site-line counts that
+    are damaged; returns what was done and what could not be."""
     sources = OutDirSources()
-    history = open_night_history()
+    cfg = pipeline()
     try:
-        done, problems = history.rebuild(sources)
+        history = open_history(cfg.state_dir, cfg.index_url, dedup_config(), for_rebuild=True)
+    except HistoryDamaged as error:
+        refuse(Exit.HISTORY, str(error))
+    try:
+        done, problems = rebuild(history, sources)
         committed = history.nights()
     finally:
         history.close()

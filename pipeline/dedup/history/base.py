@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from pipeline.dedup.fingerprint import DedupConfig, Doc, Match
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.doc import Doc, Match
+from pipeline.text import WORDS_VERSION
 
 
 class HistoryMismatch(RuntimeError):
@@ -26,10 +28,14 @@ class Superseded(NamedTuple):
 
 
 def settings_fingerprint(config: DedupConfig) -> str:
-    """What makes two indexes compatible: same shingles, permutations and banding."""
+    """What makes two indexes compatible: same words, shingles, permutations and banding.
+
+    >>> settings_fingerprint(DedupConfig())
+    'shingles5-perm128-seed1-affine32-b21r6-words2'
+    """
     return (
         f"shingles{config.shingle_size}-perm{config.num_perm}-seed{config.seed}-"
-        f"{config.scheme}-b{config.bands}r{config.rows}"
+        f"{config.scheme}-b{config.bands}r{config.rows}-words{WORDS_VERSION}"
     )
 
 

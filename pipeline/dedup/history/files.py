@@ -36,7 +36,9 @@ import numpy as np
 import orjson
 import xxhash
 
-from pipeline.dedup.fingerprint import DedupConfig, Doc, band_fingerprints
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.doc import Doc
+from pipeline.dedup.fingerprint import band_fingerprints
 from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing
 from pipeline.io.jsonl import OutputError
 

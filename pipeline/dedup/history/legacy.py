@@ -15,7 +15,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from pipeline.dedup.fingerprint import DedupConfig, Doc, band_fingerprints
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.doc import Doc
+from pipeline.dedup.fingerprint import band_fingerprints
 from pipeline.dedup.history.base import HistoryMismatch, Superseded, in_window, settings_fingerprint
 
 # SQLite page cache (KiB): the band index's upper levels stay in memory.

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 import redis
 
-from pipeline.dedup.fingerprint import DedupConfig
+from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.history.base import settings_fingerprint
 from pipeline.dedup.history.files import NightFolder
 
@@ -131,10 +131,12 @@ class RedisIndex:
         for key, owner in zip(exact, exact_owners.tolist()):
             command(self._key("exact", key), f"{night}|{owner}")
 
-    def clear(self) -> None:
-        """Remove every key of this index (for a rebuild)."""
+    def clear(self, fingerprint: str | None = None) -> None:
+        """Remove every key of this index (for a rebuild), or of the index of the settings
+        ``fingerprint`` (one built with other settings)."""
+        prefix = self.prefix if fingerprint is None else f"newsclean:{fingerprint}"
         batch = []
-        for key in self.redis.scan_iter(match=f"{self.prefix}:*", count=CLEAR_BATCH):
+        for key in self.redis.scan_iter(match=f"{prefix}:*", count=CLEAR_BATCH):
             batch.append(key)
             if len(batch) == CLEAR_BATCH:
                 self.redis.delete(*batch)

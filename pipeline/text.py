@@ -1,0 +1,104 @@
+"""The one definition of what every stage counts in text: words, spaces, hosts, sites.
+
+A *word* is a run of Unicode word characters: letters, the marks that combine with them,
+digits and connectors (the ``regex`` module's ``\\w``, which keeps Thai and Devanagari
+words whole where the standard library's ``re`` splits them at their vowel signs).
+Rules count words to decide which lines they reach, the classifier counts them for a
+line's score, dedup hashes them (after NFKC and case folding), and the boilerplate
+benchmark's metric splits gold text with them.
+
+>>> words("U.S. troops, 3rd_wave -- now"), words("हिन्दी में")
+(['U', 'S', 'troops', '3rd_wave', 'now'], ['हिन्दी', 'में'])
+"""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+import regex
+
+WORD = regex.compile(r"\w+")
+# The word rule's version, part of dedup's settings fingerprint: hashes made under another
+# rule cannot be compared. 1: the standard library's \w (splits words at their combining
+# marks); 2: Unicode word characters.
+WORDS_VERSION = 2
+# ASCII bytes that are word characters (what WORD matches in ASCII text).
+ASCII_WORD_BYTES = bytes(c for c in range(0x80) if chr(c).isalnum() or c == 0x5F)
+# ASCII bytes to "a" for a word character, a space otherwise: words become runs of "a".
+_ASCII_WORD_MARKS = bytes(0x61 if c in ASCII_WORD_BYTES else 0x20 for c in range(256))
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, in order."""
+    return WORD.findall(text)
+
+
+def word_count(text: str, limit: int = -1) -> int:
+    """How many words a text has. With a ``limit``, a count above it comes back as
+    ``limit + 1``.
+
+    >>> word_count("U.S. troops, 3rd_wave -- now"), word_count("Café «au» lait"), word_count("a b c d", 2)
+    (5, 3, 3)
+    """
+    if text.isascii():  # the same count without the regex: a word starts the text or follows a space
+        marks = text.encode("ascii").translate(_ASCII_WORD_MARKS)
+        count = marks.count(b" a") + marks.startswith(b"a")
+    else:
+        count = len(WORD.findall(text))
+    return count if limit < 0 else min(count, limit + 1)
+
+
+@functools.cache
+def _more_than(count: int) -> regex.Pattern:
+    # Anchored, and \w+ / \W+ never overlap: one left-to-right pass, no backtracking.
+    return regex.compile(r"\W*(?:\w+\W+){%d}\w" % count)
+
+
+def has_more_words(text: str, count: int) -> bool:
+    """Whether ``text`` has more than ``count`` words, looking no further than needed.
+
+    >>> has_more_words("one, two three", 2), has_more_words("one, two three", 3)
+    (True, False)
+    """
+    if text.isascii():  # a byte table and a count (see word_count)
+        return word_count(text, count) > count
+    return _more_than(count).match(text) is not None
+
+
+def squeeze_spaces(line: str) -> str:
+    """``" ".join(line.split())``: no surrounding spaces, one space between words.
+
+    Most lines already are, and are returned as they are without splitting them: a line
+    whose characters are all printable holds no whitespace but the plain space (every
+    other whitespace character is a control or separator, which are not printable).
+
+    >>> squeeze_spaces(" A  line\\twith\\u00a0gaps "), squeeze_spaces("A line.")
+    ('A line with gaps', 'A line.')
+    """
+    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    return " ".join(line.split())
+
+
+def url_host(url: str | None) -> str | None:
+    """The host of a URL, lower-cased, without ``www.``.
+
+    >>> url_host("https://WWW.Example.org/news/1"), url_host(None), url_host("not a url")
+    ('example.org', None, None)
+    """
+    if not url:
+        return None
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
+
+
+def site_of(url: str | None, file: str) -> str:
+    """The site an article belongs to: the URL's host, else the file it came from.
+
+    >>> site_of("https://www.example.org/a", "feed.jsonl"), site_of(None, "wire/dump.txt")
+    ('example.org', 'file:wire/dump.txt')
+    """
+    return url_host(url) or f"file:{file}"
