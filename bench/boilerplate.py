@@ -94,9 +94,9 @@ def _title_and_text(title: str | None, text: str) -> str:
 def evaluate(direct: bool = False, config: BoilerplateConfig | None = None, min_words: int | None = None) -> dict:
     config = config or load_rules()
     if min_words is None:
-        from pipeline.settings import pipeline
+        from pipeline.settings import Settings
 
-        min_words = pipeline().min_words
+        min_words = Settings().min_words
     results: dict = {}
     for name in SETS:
         pages = load_set(name)

@@ -1,4 +1,4 @@
-"""The records that flow between stages, one dataclass each.
+"""The records that flow between stages, one dataclass each, and each stage's stats.
 
 Every stage reads and writes JSONL of these records, so any stage's output can be
 opened with ``head``, ``jq`` or ``grep``, and a stage can be rerun on its own.
@@ -7,8 +7,13 @@ opened with ``head``, ``jq`` or ``grep``, and a stage can be rerun on its own.
 from __future__ import annotations
 
 import re
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from pipeline.io.jsonl import write_json
 
 
 @dataclass
@@ -119,3 +124,25 @@ def excerpt(text: str | bytes, limit: int = EXCERPT_CHARS) -> str:
         text = text[: limit * 4].decode("ascii", errors="backslashreplace")
         text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text[:limit]
+
+
+@dataclass
+class StageStats:
+    """A stage's ``stats.json``: what it counted (in the order it reports them), the
+    seconds it took, and whatever else it says about itself (a shard's files)."""
+
+    counts: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        """Add the time spent inside the block to the stage's seconds."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def write(self, path: Path | str) -> None:
+        write_json(path, {"counts": self.counts, "seconds": round(self.seconds, 3), **self.extra})

@@ -31,6 +31,7 @@ import luigi.configuration
 
 from pipeline import shipped
 from pipeline.dedup.config import KEEP_POLICIES, DedupConfig
+from pipeline.report.nightdata import NIGHT_RE
 
 SECTION = "pipeline"
 CHECKOUT_CONFIG = Path("config") / "luigi.cfg"
@@ -143,8 +144,13 @@ def _shipped(name: str) -> str:
     return _SHIPPED.get(SECTION, name)
 
 
-class pipeline(luigi.Config):  # noqa: N801  (the class name is the config section's)
-    """Settings of the whole pipeline; each documented in the shipped config/luigi.cfg."""
+class Settings(luigi.Config):
+    """Settings of the whole pipeline, section ``[pipeline]`` (flags ``--pipeline-...``);
+    each documented in the shipped config/luigi.cfg."""
+
+    @classmethod
+    def get_task_family(cls) -> str:
+        return SECTION  # the section's name: the package is called pipeline too
 
     raw_dir = TextSetting("folder of night folders YYYY-MM-DD", default=_shipped("raw_dir"))
     out_dir = TextSetting("where each night's outputs go", default=_shipped("out_dir"))
@@ -170,7 +176,7 @@ class pipeline(luigi.Config):  # noqa: N801  (the class name is the config secti
                              default=int(_shipped("keep_stages")))
 
 
-SETTING_NAMES = tuple(sorted(name for name, _ in pipeline.get_params()))
+SETTING_NAMES = tuple(sorted(name for name, _ in Settings.get_params()))
 
 
 def unknown_settings() -> list[str]:
@@ -207,24 +213,58 @@ class NightPaths:
 
 
 def night_paths(date: dt.date) -> NightPaths:
-    cfg = pipeline()
+    cfg = Settings()
     day = date.isoformat()
     return NightPaths(date=day, raw=Path(cfg.raw_dir) / day, out=Path(cfg.out_dir) / day)
 
 
+def is_raw_night(path: Path) -> bool:
+    """A night's raw folder: a folder, not a symbolic link to one (not followed: its
+    files could be anywhere, another night's included; ``raw_dir`` itself may be one)."""
+    return path.is_dir() and not path.is_symlink()
+
+
+def raw_nights() -> set[str]:
+    """The nights that have a raw folder."""
+    raw_dir = Path(Settings().raw_dir)
+    if not raw_dir.is_dir():
+        return set()
+    return {p.name for p in raw_dir.iterdir() if NIGHT_RE.match(p.name) and is_raw_night(p)}
+
+
+def out_nights() -> set[str]:
+    """The nights that have an output folder (finished or not)."""
+    out_dir = Path(Settings().out_dir)
+    return {p.name for p in out_dir.iterdir() if NIGHT_RE.match(p.name) and p.is_dir()} if out_dir.is_dir() else set()
+
+
+def site_lines_path(night: str) -> Path:
+    """A night's site-line counts, kept in the state folder for later nights."""
+    return Path(Settings().state_dir) / "site_lines" / f"{night}.json"
+
+
+def locks_folder(night: str) -> Path:
+    """The lock files of a night's tasks (see ``tasks.one_at_a_time``)."""
+    return Path(Settings().state_dir) / "locks" / night
+
+
+def lock_path(night: str, task_id: str) -> Path:
+    return locks_folder(night) / f"{task_id}.lock"
+
+
 def history_since(date: dt.date) -> str | None:
     """The first night tonight is compared with (None: every earlier night)."""
-    days = pipeline().history_days
+    days = Settings().history_days
     return (date - dt.timedelta(days=days)).isoformat() if days > 0 else None
 
 
 def rules_path() -> Path:
     """The boilerplate rules file (see ``shipped.resolve``)."""
-    return shipped.resolve(pipeline().rules)
+    return shipped.resolve(Settings().rules)
 
 
 def dedup_config() -> DedupConfig:
-    cfg = pipeline()
+    cfg = Settings()
     return _dedup_config(cfg.threshold, cfg.num_perm, cfg.shingle_size, cfg.minhash_seed, cfg.keep,
                          cfg.lsh_bands, cfg.lsh_rows, cfg.lsh_recall)
 
@@ -239,14 +279,14 @@ def _dedup_config(threshold: float, num_perm: int, shingle_size: int, seed: int,
         raise SettingError(f"[{SECTION}] {error}") from None
 
 
-def check() -> "pipeline":
+def check() -> Settings:
     """Every setting read and checked: unknown keys, values out of range, the dedup settings
     together. Raises :class:`SettingError` naming the first problem."""
     problems = unknown_settings()
     if problems:
         raise SettingError(problems[0])
     try:
-        cfg = pipeline()
+        cfg = Settings()
     except ValueError as error:  # Luigi wraps what a setting's parse raised
         cause = error.__cause__
         raise SettingError(str(cause if isinstance(cause, SettingError) else error)) from None

@@ -456,7 +456,8 @@ def test_a_redis_commit_killed_at_any_point_holds_the_night_whole_or_not_at_all(
 
 
 def test_a_file_swapped_for_a_link_after_the_listing_is_refused(tmp_path):
-    from pipeline.read.readers import iter_file, list_night
+    from pipeline.read.files import list_night
+    from pipeline.read.readers import iter_file
 
     night = tmp_path / "night"
     night.mkdir()
@@ -470,7 +471,8 @@ def test_a_file_swapped_for_a_link_after_the_listing_is_refused(tmp_path):
 
 
 def test_a_fifo_is_rejected_and_never_blocks_the_night(tmp_path):
-    from pipeline.read.readers import iter_file, list_night
+    from pipeline.read.files import list_night
+    from pipeline.read.readers import iter_file
 
     night = tmp_path / "night"
     night.mkdir()

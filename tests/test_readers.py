@@ -5,7 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 
-from pipeline.read.readers import gunzip, list_night, read_file
+from pipeline.read.files import gunzip, list_night
+from pipeline.read.readers import read_file
 
 NIGHT = "2026-11-27"
 

@@ -32,7 +32,7 @@ from pipeline.dedup.history import (
 from pipeline.dedup.history.files import checksum
 from pipeline.io.jsonl import claim_file
 from pipeline.operate.exits import Exit, refuse
-from pipeline.settings import SettingError, check, dedup_config, pipeline, rules_path
+from pipeline.settings import SettingError, Settings, check, dedup_config, rules_path
 
 logger = logging.getLogger("luigi-interface")
 
@@ -46,7 +46,7 @@ _sound: set[tuple] = set()
 def before_any_work() -> None:
     """Check the settings, the rules and the servers, once per set of settings."""
     settings_sound()
-    key = tuple(sorted(pipeline().to_str_params().items()))
+    key = tuple(sorted(Settings().to_str_params().items()))
     if key in _checked:
         return
     _check_scheduler()
@@ -122,7 +122,7 @@ def history_sound(night: str, window: tuple[str | None, set[str]] | None = None,
     """Stop the run (exit 11) when the history tonight will read is incomplete or damaged
     (see ``History.window_problems``); stale earlier nights are logged as warnings.
     Checked when the night is scheduled, so that nothing runs against a broken history."""
-    cfg = pipeline()
+    cfg = Settings()
     try:
         history = open_history(cfg.state_dir, cfg.index_url, dedup_config())
     except HistoryMismatch as error:
@@ -154,7 +154,7 @@ RUN_RECORD = "run.json"
 
 def run_settings() -> dict[str, str]:
     """The settings a night's results depend on (the rules by their content)."""
-    cfg = pipeline()
+    cfg = Settings()
     values = {name: str(getattr(cfg, name)) for name in RESULT_SETTINGS}
     values["rules"] = checksum(rules_path()).xxh3
     values["dedup"] = settings_fingerprint(dedup_config())  # with the word rule's version

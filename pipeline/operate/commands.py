@@ -41,14 +41,15 @@ from pipeline.dedup.history import (
     stale_nights,
 )
 from pipeline.dedup.history.files import checksum
+from pipeline.dedup.night import kept_for_history, night_docs
 from pipeline.dedup.policy import priority
-from pipeline.io.arrays import load_docs
 from pipeline.io.jsonl import read_json, read_jsonl, write_json
 from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
-from pipeline.read.readers import list_night
+from pipeline.read.files import list_night
 from pipeline.records import Article
-from pipeline.settings import dedup_config, night_paths, pipeline
+from pipeline.report.nightdata import NIGHT_RE
+from pipeline.settings import Settings, dedup_config, night_paths, raw_nights, site_lines_path
 
 # Luigi's run status -> exit code (as `luigi` itself exits with [retcode]).
 STATUS_EXIT = {
@@ -178,11 +179,11 @@ def rerun(date: dt.date, and_later: bool) -> tuple[Exit, Rerun]:
 
 
 def _finished_out_nights() -> list[dt.date]:
-    out_dir = Path(pipeline().out_dir)
+    out_dir = Path(Settings().out_dir)
     if not out_dir.is_dir():
         return []
     dates = [dt.date.fromisoformat(p.name) for p in out_dir.iterdir()
-             if tasks.NIGHT_RE.match(p.name) and (p / "report.json").is_file()]
+             if NIGHT_RE.match(p.name) and (p / "report.json").is_file()]
     return sorted(dates)
 
 
@@ -198,7 +199,7 @@ class Backfill:
 
 def plan_backfill(first: dt.date, last: dt.date) -> Backfill:
     plan = Backfill([], [], [])
-    present = tasks.raw_nights()
+    present = raw_nights()
     day = first
     while day <= last:
         if _finished(day):
@@ -229,7 +230,7 @@ class OutDirSources(RebuildSources):
     from its ``articles.jsonl`` and ``duplicates.jsonl``."""
 
     def __init__(self) -> None:
-        self.out_dir = Path(pipeline().out_dir)
+        self.out_dir = Path(Settings().out_dir)
 
     def finished_nights(self) -> list[str]:
         return [d.isoformat() for d in _finished_out_nights() if tasks.CommitHistory(date=d).complete()]
@@ -238,7 +239,7 @@ class OutDirSources(RebuildSources):
         stats = self.out_dir / night / "stages" / "5-dedup" / "stats.json"
         recorded = read_json(stats) if stats.is_file() else {}
         return CommitInfo(compared_with=recorded.get("compared_with"), gaps=recorded.get("gaps"),
-                          site_lines=tasks.site_lines_state(night))
+                          site_lines=site_lines_path(night))
 
     def kept_articles(self, night: str, config: DedupConfig, stages: bool = True):
         made = None
@@ -260,13 +261,8 @@ class OutDirSources(RebuildSources):
         signs = sorted((stages / "4-sign").glob("*.docs"))
         if not decisions_path.is_file() or not signs:
             return None
-        status = {d["key"]: d for d in read_jsonl(decisions_path)}
-        docs = [doc for path in signs for doc in load_docs(path, night)]
-        for rank, doc in enumerate(docs):
-            doc.rank = rank
-        kept = sorted((d for d in docs if status[d.key]["status"] == "kept"), key=priority(config.keep))
-        superseded = [(d["night"], d["key"], d["dup_of_key"]) for d in status.values() if d["status"] == "superseded"]
-        return kept, superseded, f"{stages} (stage files)"
+        kept, superseded = kept_for_history(night_docs(signs, night), read_jsonl(decisions_path), config.keep)
+        return kept, [tuple(entry) for entry in superseded], f"{stages} (stage files)"
 
     def _from_outputs(self, night: str, config: DedupConfig):
         folder = self.out_dir / night
@@ -319,7 +315,7 @@ class OutDirSources(RebuildSources):
 
 def open_night_history() -> History:
     """The history the settings name; one that cannot be opened stops the command."""
-    cfg = pipeline()
+    cfg = Settings()
     try:
         return open_history(cfg.state_dir, cfg.index_url, dedup_config())
     except HistoryMismatch as error:
@@ -332,7 +328,7 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
     """The problems and the warnings of the whole history, one line each, and a summary."""
     history = open_night_history()
     try:
-        found = all_problems(history, full=full, site_lines_dir=Path(pipeline().state_dir) / "site_lines")
+        found = all_problems(history, full=full, site_lines_dir=Path(Settings().state_dir) / "site_lines")
         nights = history.nights() if not any(p.night is None for p in found) else {}
     finally:
         history.close()
@@ -346,7 +342,7 @@ def rebuild_history() -> tuple[list[str], list[str]]:
     """Rebuild the history (see ``dedup.history.rebuild``) and the site-line counts that
     are damaged; returns what was done and what could not be."""
     sources = OutDirSources()
-    cfg = pipeline()
+    cfg = Settings()
     try:
         history = open_history(cfg.state_dir, cfg.index_url, dedup_config(), for_rebuild=True)
     except HistoryDamaged as error:
@@ -357,7 +353,7 @@ def rebuild_history() -> tuple[list[str], list[str]]:
     finally:
         history.close()
     messages = [p.message for p in problems]
-    state = Path(pipeline().state_dir) / "site_lines"
+    state = Path(Settings().state_dir) / "site_lines"
     for night, entry in committed.items():
         path = state / f"{night}.json"
         damaged = site_line_sanity(path) if path.exists() else ["missing"]

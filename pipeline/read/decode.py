@@ -46,13 +46,22 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 
 
-def _legacy_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
-    """Codec error handler: decode the bytes UTF-8 rejected as Windows-1252."""
-    bad = error.object[error.start : error.end]
-    return bad.decode(_LEGACY_CODEC), error.end
+def decode_legacy(line: bytes) -> str:
+    """A line that is not all UTF-8: what is UTF-8 decoded as such, the bytes UTF-8 rejects
+    as Windows-1252 (what a codec error handler would do, without registering one).
 
-
-codecs.register_error("newsclean-legacy", _legacy_bytes)
+    >>> decode_legacy(b"caf\\xc3\\xa9 \\xa35")
+    'café £5'
+    """
+    parts, position = [], 0
+    while True:
+        try:
+            parts.append(line[position:].decode("utf-8"))
+            return "".join(parts)
+        except UnicodeDecodeError as error:
+            parts.append(line[position : position + error.start].decode("utf-8"))
+            parts.append(line[position + error.start : position + error.end].decode(_LEGACY_CODEC))
+            position += error.end
 
 
 @dataclass
@@ -114,7 +123,7 @@ def _decode_utf8_lines(data: bytes) -> tuple[str, list[int]]:
         try:
             parts.append(line.decode("utf-8"))
         except UnicodeDecodeError:
-            parts.append(line.decode("utf-8", errors="newsclean-legacy"))
+            parts.append(decode_legacy(line))
             legacy.append(number)
     return "\n".join(parts), legacy
 
@@ -247,7 +256,7 @@ class LineDecoder:
                 lines.append(piece.decode("utf-8"))
             except UnicodeDecodeError:
                 self.legacy.add(number + len(lines) + 1)
-                lines.append(piece.decode("utf-8", errors="newsclean-legacy"))
+                lines.append(decode_legacy(piece))
         return lines
 
     def _other_lines(self) -> Iterator[str]:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Sequence
 
-from pipeline.report.nightdata import Night, WordDiff, duplicate_groups, summary
+from pipeline.report.nightdata import (
+    Night,
+    WordDiff,
+    clip,
+    duplicate_groups,
+    shorten_equal,
+    summary,
+)
 
 MAX_GROUPS = 10
 MAX_MEMBERS = 3
@@ -135,21 +142,17 @@ def _removed(night: Night, current: dict[str, Any]) -> str:
         return '<p class="muted">No line was removed.</p>'
     rows = []
     for rule, lines in night.top_removed().items():
-        examples = "<br>".join(f"{count}&times; {escape(_clip(text, 140))}" for text, count in lines)
+        examples = "<br>".join(f"{count}&times; {escape(clip(text, 140))}" for text, count in lines)
         rows.append(f'<tr><td>{escape(rule)}</td><td class="n">{current["lines_removed"].get(rule, 0)}</td>'
                     f"<td>{examples}</td></tr>")
     return ('<table id="removed"><tr><th>rule</th><th>lines</th><th>most frequent lines</th></tr>'
             + "".join(rows) + "</table>")
 
 
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def articles_shown(duplicates: list[dict[str, Any]]) -> dict[str, set[str]]:
+def articles_needed(duplicates: list[dict[str, Any]]) -> dict[str, set[str]]:
     """The ids of the articles the page shows, by night, given the night's records of
-    ``duplicates.jsonl`` (their ``source`` is not needed)."""
+    ``duplicates.jsonl`` (their ``source`` is not needed): what a writer that has them in
+    hand can give the page (``nightdata.InHand``)."""
     wanted: dict[str, set[str]] = {}
     for kept_id, kept_night, members in duplicate_groups(duplicates)[:MAX_GROUPS]:
         wanted.setdefault(kept_night, set()).add(kept_id)
@@ -164,7 +167,7 @@ def _groups(night: Night) -> str:
         return '<p class="muted">No duplicates tonight.</p>'
     shown = groups[:MAX_GROUPS]
     # The articles the page shows, read in one pass per night.
-    wanted = articles_shown(night.duplicates)
+    wanted = articles_needed(night.duplicates)
     articles: dict[tuple[str, str], dict[str, Any]] = {}
     for date, ids in sorted(wanted.items()):
         source = night if date == night.date else night.sibling(date)
@@ -191,10 +194,7 @@ def _diff_table(diff: WordDiff) -> str:
     left, right = [], []
     for op, a, b in diff.runs:
         if op == "equal":
-            words = a.split()
-            if len(words) > 2 * DIFF_CONTEXT:
-                a = " ".join(words[:DIFF_CONTEXT]) + f" … ({len(words) - 2 * DIFF_CONTEXT} words) … " + " ".join(
-                    words[-DIFF_CONTEXT:])
+            a = shorten_equal(a, DIFF_CONTEXT)
             left.append(escape(a))
             right.append(escape(a))
         else:
@@ -215,7 +215,7 @@ def _rejected(night: Night, current: dict[str, Any]) -> str:
     for record in night.rejected[:MAX_REJECTED]:
         where = f"{record['file']}" + (f":{record['line']}" if record.get("line") is not None else "")
         rows.append(f"<tr><td><code>{escape(where)}</code></td><td>{escape(record['stage'])}</td>"
-                    f"<td>{escape(record['reason'])}</td><td><code>{escape(_clip(record.get('excerpt') or '', 160))}"
+                    f"<td>{escape(record['reason'])}</td><td><code>{escape(clip(record.get('excerpt') or '', 160))}"
                     "</code></td></tr>")
     more = len(night.rejected) - MAX_REJECTED
     tail = f'<p class="muted">and {more} more in rejected.jsonl</p>' if more > 0 else ""

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import orjson
 import regex
 
-from pipeline.report.nightdata import Night, NightNotFound, WordDiff, summary
+from pipeline.report.nightdata import Night, NightNotFound, WordDiff, clip, shorten_equal, summary
 
 EQUAL_CONTEXT = 12  # words of unchanged text shown around each change
 
@@ -122,12 +122,7 @@ def print_overview(data: dict[str, Any], style: Style) -> None:
         for rule, lines in data["top_removed"].items():
             print(f"  {style(rule, 'cyan')} ({night['lines_removed'].get(rule, 0)})")
             for line in lines:
-                print(f"    {line['count']:>5}x  {_clip(line['text'], 90)}")
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+                print(f"    {line['count']:>5}x  {clip(line['text'], 90)}")
 
 
 # --- one article --------------------------------------------------------------------------
@@ -182,7 +177,7 @@ def print_article(data: dict[str, Any], style: Style) -> None:
             print(f"  caption:  {caption}")
     if data["removed"]:
         print(style(f"\n  Removed lines ({len(data['removed'])})", "bold"))
-        rows = [[f"line {r['line']}", r["rule"], _clip(r["text"], 80)] for r in data["removed"]]
+        rows = [[f"line {r['line']}", r["rule"], clip(r["text"], 80)] for r in data["removed"]]
         print(table(rows, indent=4, align="lll"))
     if article:
         print(style("\n  Title", "bold"))
@@ -224,7 +219,7 @@ def print_explanation(data: dict[str, Any], style: Style) -> None:
             where = ", ".join(f"{k} {record[k]}" for k in ("file", "line", "offset") if record.get(k) is not None)
             print(f"  {where}: {record['reason']}")
             if record.get("excerpt"):
-                print(f"  input: {_clip(record['excerpt'], 200)}")
+                print(f"  input: {clip(record['excerpt'], 200)}")
         return
     if kind == "superseded":
         head = f"{data['id']} (night {status['night']}) was superseded by {status['dup_of']} (night {status['dup_of_night']})"
@@ -235,8 +230,8 @@ def print_explanation(data: dict[str, Any], style: Style) -> None:
     if data.get("kept") is None:
         print(f"  (the kept article's night {status['dup_of_night']} is not in {data['outputs']})")
         return
-    print(f"  this:  {_clip(data['article']['title'] or '', 90) if data['article'] else ''}")
-    print(f"  kept:  {_clip(data['kept']['title'] or '', 90)}")
+    print(f"  this:  {clip(data['article']['title'] or '', 90) if data['article'] else ''}")
+    print(f"  kept:  {clip(data['kept']['title'] or '', 90)}")
     print()
     print_side_by_side(data["diff"], style)
 
@@ -248,9 +243,7 @@ def print_side_by_side(runs: list[list[str]], style: Style) -> None:
     print(f"  {'-' * width}-+-{'-' * width}")
     for op, left, right in runs:
         if op == "equal":
-            words = left.split()
-            if len(words) > 2 * EQUAL_CONTEXT:
-                left = right = " ".join(words[:EQUAL_CONTEXT]) + f" … ({len(words) - 2 * EQUAL_CONTEXT} same words) … " + " ".join(words[-EQUAL_CONTEXT:])
+            left = right = shorten_equal(left, EQUAL_CONTEXT, "same words")
             left_lines = textwrap.wrap(left, width) or [""]
             right_lines = left_lines
             paint_left = paint_right = ()

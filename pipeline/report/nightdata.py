@@ -46,26 +46,27 @@ class WordDiff:
         return sum(op != "equal" for op, _, _ in self.runs)
 
 
-class Night:
-    """One night's output folder."""
+@dataclass
+class InHand:
+    """What a night's writer has in hand as it renders the page: the records it has just
+    written (exactly as in the files), the most removed lines, and the articles the page
+    shows (``report.html.articles_needed``), so the page is not made by reading them back."""
 
-    def __init__(self, folder: Path | str, loaded: dict[str, list[dict[str, Any]]] | None = None,
-                 found: dict[str, dict[str, Any]] | None = None,
-                 top_removed: dict[str, list[tuple[str, int]]] | None = None) -> None:
-        """``loaded``: records of ``duplicates``, ``rejected`` or ``removed`` already in
-        memory, exactly as written to the night's files; ``found``: articles by id, as
-        :meth:`find` would return them; ``top_removed``: what :meth:`top_removed` returns
-        (the writer passes on what it has in hand)."""
+    duplicates: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+    top_removed: dict[str, list[tuple[str, int]]]
+    articles: dict[str, dict[str, Any]]  # by id, as :meth:`Night.find` returns them
+
+
+class Night:
+    """One night's output folder (and, for its writer, what it has in hand)."""
+
+    def __init__(self, folder: Path | str, in_hand: InHand | None = None) -> None:
         self.folder = Path(folder)
         if not (self.folder / "report.json").is_file():
             raise NightNotFound(f"{self.folder} is not a finished night (no report.json)")
         self.date = self.folder.name
-        self._found = dict(found or {})
-        self._top_removed = top_removed
-        for name, records in (loaded or {}).items():
-            if name not in ("duplicates", "rejected", "removed"):
-                raise ValueError(f"unknown night records {name!r}")
-            self.__dict__[name] = records  # what the cached property would have read
+        self.in_hand = in_hand
 
     @functools.cached_property
     def report(self) -> dict[str, Any]:
@@ -83,11 +84,11 @@ class Night:
 
     @functools.cached_property
     def duplicates(self) -> list[dict[str, Any]]:
-        return self._records("duplicates.jsonl")
+        return self.in_hand.duplicates if self.in_hand else self._records("duplicates.jsonl")
 
     @functools.cached_property
     def rejected(self) -> list[dict[str, Any]]:
-        return self._records("rejected.jsonl")
+        return self.in_hand.rejected if self.in_hand else self._records("rejected.jsonl")
 
     @functools.cached_property
     def removed(self) -> list[dict[str, Any]]:
@@ -101,7 +102,8 @@ class Night:
     def find(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         """Articles by id, in one pass over the files: the kept version when there is
         one (input ids may repeat), else the cleaned one (a dropped duplicate)."""
-        found = {i: self._found[i] for i in ids if i in self._found}
+        known = self.in_hand.articles if self.in_hand else {}
+        found = {i: known[i] for i in ids if i in known}
         if len(found) == len(ids):
             return found
         for article in _with_ids(self.folder / "articles.jsonl", ids - set(found)):
@@ -144,8 +146,8 @@ class Night:
 
     def top_removed(self, per_rule: int = TOP_REMOVED) -> dict[str, list[tuple[str, int]]]:
         """Per rule, its most frequently removed lines (text, count)."""
-        if self._top_removed is not None and per_rule == TOP_REMOVED:
-            return self._top_removed
+        if self.in_hand and per_rule == TOP_REMOVED:
+            return self.in_hand.top_removed
         return top_removed(self.removed, per_rule)
 
     def duplicate_groups(self) -> list[tuple[str, str, list[dict[str, Any]]]]:
@@ -203,6 +205,29 @@ def _with_ids(path: Path, ids: set[str]) -> Iterator[dict[str, Any]]:
                 record = orjson.loads(line)
                 if record.get("id") in ids:
                     yield record
+
+
+def clip(text: str, width: int) -> str:
+    r"""A text on one line, at most ``width`` characters (an ellipsis says it was cut).
+
+    >>> clip("A  long\n line", 8), clip("short", 8)
+    ('A long …', 'short')
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def shorten_equal(text: str, context: int, unit: str = "words") -> str:
+    """A run of words the two sides of a diff share, its middle left out beyond
+    ``context`` words at each end.
+
+    >>> shorten_equal("a b c d e f g", 2, "same words")
+    'a b … (3 same words) … f g'
+    """
+    words = text.split()
+    if len(words) <= 2 * context:
+        return text
+    return " ".join(words[:context]) + f" … ({len(words) - 2 * context} {unit}) … " + " ".join(words[-context:])
 
 
 def summary(night: Night) -> dict[str, Any]:

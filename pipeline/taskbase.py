@@ -1,0 +1,176 @@
+"""What every task of the nightly chain shares (Luigi only): the night parameter, the raw
+folder as an external task, progress reports, one process at a time per task, and the
+night and shard tasks the chain's tasks derive from (``tasks``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import functools
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import luigi
+
+from pipeline.io.jsonl import OutputError
+from pipeline.operate import checks
+from pipeline.operate.exits import Exit, refuse
+from pipeline.read.files import Shard, plan_night
+from pipeline.records import Rejection
+from pipeline.settings import Settings, is_raw_night, lock_path, night_paths
+
+logger = logging.getLogger("luigi-interface")
+# Seconds between progress reports of a running task (log line, luigid status).
+PROGRESS_EVERY = 5.0
+
+
+class Progress:
+    """Reports a task's progress to Luigi (percentage, status message) and the log."""
+
+    def __init__(self, task: luigi.Task, total: int, label: str) -> None:
+        self.task, self.total, self.label = task, max(total, 1), label
+        self.done, self.last = 0, time.monotonic()
+        self._report()
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY or self.done >= self.total:
+            self.last = now
+            self._report()
+
+    def _report(self) -> None:
+        message = f"{self.task.task_id}: {self.label} {self.done}/{self.total}"
+        # The worker sets these callbacks on the task it runs (None outside a worker).
+        if self.task.set_progress_percentage:
+            self.task.set_progress_percentage(min(100, round(100 * self.done / self.total)))
+        if self.task.set_status_message:
+            self.task.set_status_message(message)
+        logger.info(message)
+
+
+class NightParameter(luigi.DateParameter):
+    """A night, ``YYYY-MM-DD``; anything else stops the run with one line (exit code 2)."""
+
+    def parse(self, s: str) -> dt.date:
+        try:
+            return super().parse(s)
+        except ValueError:
+            refuse(Exit.USAGE, f"--date {s!r}: not a night YYYY-MM-DD")
+
+
+class RawNight(luigi.ExternalTask):
+    """A night's raw folder, written by the scraper (a symbolic link is not one)."""
+
+    date = NightParameter()
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(night_paths(self.date).raw))
+
+    def complete(self) -> bool:
+        return is_raw_night(night_paths(self.date).raw)
+
+
+@RawNight.event_handler(luigi.Event.DEPENDENCY_MISSING)
+def _raw_night_missing(task: RawNight) -> None:
+    path = Path(task.output().path)
+    what = "is a symbolic link, not followed" if path.is_symlink() else "does not exist"
+    logger.error("night %s: no raw folder: %s %s (raw_dir = %s)", task.date, path.absolute(), what,
+                 Settings().raw_dir)
+
+
+def one_at_a_time(run: Callable[["NightTask"], None]) -> Callable[["NightTask"], None]:
+    """A task's run, done by one process at a time: two runs of a night at once (another
+    command line, another machine without a shared scheduler) would otherwise write the
+    same outputs side by side, and one replace a folder the other reads. The second waits
+    for the first, then finds the task done and leaves it (``settings.lock_path``)."""
+
+    @functools.wraps(run)
+    def locked(self: "NightTask") -> None:
+        path = lock_path(self.paths.date, self.task_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+b")
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if self.complete():
+                logger.info("%s: done meanwhile by another run of the night", self.task_id)
+                return
+            run(self)
+
+    return locked
+
+
+class NightTask(luigi.Task):
+    """A task about one night: it requires the night's raw folder, and ``dependencies()``."""
+
+    date = NightParameter()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        checks.settings_sound()  # the settings, rules and Redis, once per process
+
+    @functools.cached_property
+    def paths(self):
+        return night_paths(self.date)
+
+    def requires(self) -> dict[str, Any]:
+        """The raw night and ``dependencies()``: what Luigi asks of a task it is about to
+        schedule, so the night's settings are checked here (``checks.same_settings_as_started``)."""
+        if not is_raw_night(self.paths.raw):
+            return {"raw": RawNight(self.date)}  # nothing else is scheduled for a missing night
+        checks.same_settings_as_started(self.paths.stages, self.paths.date)
+        return {"raw": RawNight(self.date), **self.dependencies()}
+
+    def dependencies(self) -> dict[str, Any]:
+        return {}
+
+    @functools.cached_property
+    def _plan(self) -> tuple[list[Shard], list[Rejection]]:
+        cfg = Settings()
+        return plan_night(self.paths.raw, cfg.shard_bytes, cfg.shard_files) if is_raw_night(self.paths.raw) else ([], [])
+
+    def plan(self) -> tuple[list[Shard], list[Rejection]]:
+        """The night's shards and the files rejected when listing it, planned once per
+        task instance (files that arrive later wait for a rerun)."""
+        return self._plan
+
+    def shard_tasks(self, task_class: type["ShardTask"]) -> list["ShardTask"]:
+        return [task_class(date=self.date, shard=s.index, digest=s.digest) for s in self.plan()[0]]
+
+
+class ShardTask(NightTask):
+    """A per-file stage over one shard of the night's files (one file, or several small
+    ones), writing ``stages/<stage>/shard-NNNNN.<part>``."""
+
+    shard = luigi.IntParameter()
+    # The shard's file list is the night's plan's, not a parameter: a parameter is in
+    # every log line and luigid row of the task, and a shard may hold thousands of files.
+    digest = luigi.Parameter(description="the shard's files and sizes, hashed (read.files.Shard.digest)")
+    parts: dict[str, tuple[str, str]] = {}  # output name -> (stage folder, file suffix)
+
+    @functools.cached_property
+    def planned(self) -> Shard:
+        """This task's shard of the night's plan; the plan must still be the one that named
+        the task (files changed in between make another shard, another task)."""
+        shard = next((s for s in self.plan()[0] if s.index == self.shard), None)
+        if shard is None or shard.digest != self.digest:
+            raise RuntimeError(f"{self.paths.raw}: the night's files changed since this run planned shard "
+                               f"{self.shard} ({self.digest}); run the night again")
+        return shard
+
+    def output(self) -> dict[str, luigi.LocalTarget]:
+        name = Shard.name_of(self.shard)
+        return {part: luigi.LocalTarget(str(self.paths.stage_file(stage, name, suffix)))
+                for part, (stage, suffix) in self.parts.items()}
+
+    def paths_of(self, kind: type) -> Any:
+        """This task's output paths as the stage function takes them."""
+        return kind(**{name: Path(target.path) for name, target in self.output().items()})
+
+    def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
+        return task_class(date=self.date, shard=self.shard, digest=self.digest)
