@@ -2,13 +2,13 @@
 
 The package is laid out as the data's path:
 
-- ``decoding``    bytes -> text, per line (UTF-8, BOMs, UTF-16, Windows-1252 fallback)
-- ``readers``     a night's files -> raw articles or rejections (``.txt``, ``.jsonl``, ``.gz``)
-- ``segment``     a seed-layout dump -> its articles
-- ``encoding``    mojibake repair with ftfy, encoding fixes only
-- ``boilerplate`` widget markers, captions, repeated headline and other removable lines
-- ``dedup``       exact and MinHash-LSH near-duplicate detection with a keep policy
-- ``tasks``       the Luigi chain (orchestration only)
+- ``read``      a night's files -> articles or rejections (decode, segment, files, readers)
+- ``repair``    mojibake repair with ftfy, encoding fixes only
+- ``clean``     widget markers, captions, repeated headline, rules, site lines, classifier
+- ``dedup``     exact and MinHash-LSH near-duplicates, the keep policy, the history of nights
+- ``report``    a finished night for people: report.html, the inspector
+- ``stages``, ``outputs``   what the tasks do, as plain functions
+- ``tasks``     the Luigi chain (Luigi only); ``operate``: exit codes, checks, commands
 """
 
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@
 FLAGS are Luigi's, as for ``luigi --module pipeline.tasks CleanCorpus``: the settings
 (``--pipeline-out-dir ...``), ``--workers N``, ``--local-scheduler`` or
 ``--scheduler-host HOST``. Every command reads its settings as the night does and
-exits with a code of the README's table (``pipeline.exits``).
+exits with a code of the README's table (``pipeline.operate.exits``).
 """
 
 from __future__ import annotations
@@ -63,25 +63,23 @@ def main(argv: list[str] | None = None) -> int:
 
         return inspect_main(argv[1:])
     args, flags = _parser().parse_known_args(argv)
-    from pipeline.operate import (
-        commands as operations,  # imports Luigi and the tasks (their settings)
-    )
+    from pipeline.operate import commands  # imports Luigi and the tasks (their settings)
 
     try:
-        with operations.night_settings(flags):
-            return int(_run(args, operations))
+        with commands.night_settings(flags):
+            return int(_run(args, commands))
     except Refused as refused:  # already said on stderr
         return int(refused.exit)
 
 
-def _run(args: argparse.Namespace, operations) -> Exit | int:
+def _run(args: argparse.Namespace, commands) -> Exit | int:
     from pipeline.operate import checks
 
     if args.command == "night":
-        return operations.run_nights([args.date])
+        return commands.run_nights([args.date])
     if args.command == "late":
         checks.settings_sound()
-        late, note = operations.late_files(args.date)
+        late, note = commands.late_files(args.date)
         if note:
             print(note)
             return Exit.DONE
@@ -89,7 +87,7 @@ def _run(args: argparse.Namespace, operations) -> Exit | int:
             print(f"late: {name} (not in the night's run; `python -m pipeline rerun {args.date}` to include it)")
         return 1 if late else Exit.DONE
     if args.command == "rerun":
-        code, done = operations.rerun(args.date, args.and_later)
+        code, done = commands.rerun(args.date, args.and_later)
         for night, previous in done.moved.items():
             print(f"night {night}: previous outputs kept in {previous}")
         if done.stale:
@@ -106,23 +104,23 @@ def _run(args: argparse.Namespace, operations) -> Exit | int:
         last = args.last or dt.date.today() - dt.timedelta(days=1)
         first = args.first or last - dt.timedelta(days=max(args.days, 1) - 1)
         checks.settings_sound()
-        plan = operations.plan_backfill(first, last)
+        plan = commands.plan_backfill(first, last)
         print(f"backfill {first}..{last}: {len(plan.done)} done, {len(plan.to_run)} to run, "
               f"{len(plan.missing)} without a raw folder"
               + (f" ({', '.join(d.isoformat() for d in plan.missing)})" if plan.missing else ""))
-        code = operations.backfill(plan)
+        code = commands.backfill(plan)
         print(f"backfill {first}..{last}: exit {int(code)}")
         return code
     checks.settings_sound()
     if args.action == "verify":
-        problems, warnings, summary = operations.verify_history(full=not args.quick)
+        problems, warnings, summary = commands.verify_history(full=not args.quick)
         for line in problems:
             print(f"problem: {line}")
         for line in warnings:
             print(f"warning: {line}")
         print(f"history: {summary}: " + (f"{len(problems)} problem(s)" if problems else "sound"))
         return Exit.HISTORY if problems else Exit.DONE
-    done, problems = operations.rebuild_history()
+    done, problems = commands.rebuild_history()
     for line in done:
         print(line)
     for line in problems:

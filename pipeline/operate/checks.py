@@ -4,11 +4,12 @@ exit code instead of a half-run night.
 Once per process (:func:`before_any_work`): every setting (unknown keys, values out of
 range), the rules file, and the servers the run needs (the Luigi scheduler when the
 command line asks for one, Redis when ``index_url`` is set). Each problem stops the
-run through :func:`pipeline.exits.refuse` with its own exit code.
+run through :func:`pipeline.operate.exits.refuse` with its own exit code.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 from pathlib import Path
@@ -155,10 +156,18 @@ RUN_RECORD = "run.json"
 def run_settings() -> dict[str, str]:
     """The settings a night's results depend on (the rules by their content)."""
     cfg = Settings()
+    path = rules_path()
+    stat = path.stat()
+    return dict(_run_settings(tuple(sorted(cfg.to_str_params().items())), path, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _run_settings(params: tuple, rules: Path, size: int, mtime: int) -> tuple:
+    cfg = Settings()
     values = {name: str(getattr(cfg, name)) for name in RESULT_SETTINGS}
-    values["rules"] = checksum(rules_path()).xxh3
+    values["rules"] = checksum(rules).xxh3
     values["dedup"] = settings_fingerprint(dedup_config())  # with the word rule's version
-    return values
+    return tuple(values.items())
 
 
 def same_settings_as_started(stages: Path, night: str) -> None:
@@ -167,6 +176,9 @@ def same_settings_as_started(stages: Path, night: str) -> None:
     after an interrupted one, stops (exit 13) instead of mixing two runs' stage files."""
     record = stages / RUN_RECORD
     mine = run_settings()
+    key = (str(record), tuple(mine.items()))
+    if key in _same_settings and record.exists():
+        return  # checked already in this process (Luigi asks each task's requires() again)
     try:
         if not record.exists() and stages.is_dir() and any(stages.iterdir()):
             return  # started by a version that kept no record: its settings are not known
@@ -182,6 +194,11 @@ def same_settings_as_started(stages: Path, night: str) -> None:
                             if started.get(k) != mine.get(k))
         refuse(Exit.CONFLICT, f"night {night} was started with other settings ({changed}): finish it with "
                               f"those, or start it over with these: python -m pipeline rerun {night}")
+    if started is not None:
+        _same_settings.add(key)
+
+
+_same_settings: set[tuple] = set()
 
 
 def settings_started(stages: Path) -> dict[str, str] | None:

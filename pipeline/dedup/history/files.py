@@ -43,7 +43,7 @@ from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing
 from pipeline.io.jsonl import OutputError
 
 COMMIT_NAME = "COMMIT.json"
-# The files of a night folder: the docs (see docstore), their index, what they superseded.
+# The files of a night folder: the docs (see io.arrays), their index, what they superseded.
 FILES = (*DOC_FILES, "bands.npy", "bands.docs.npy", "exact.npy", "exact.docs.npy", "superseded.jsonl")
 # Bytes read at a time when a file is checksummed.
 READ_BLOCK = 1 << 22
@@ -77,7 +77,7 @@ def files_digest(files: dict[str, FileSum]) -> str:
 def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]],
                 config: DedupConfig) -> dict[str, FileSum]:
     """Write a night's folder (``folder`` must not exist yet) and return its files' sums:
-    the docs (``docstore``), then the index, each index file flushed to disk by a second
+    the docs (``io.arrays``), then the index, each index file flushed to disk by a second
     thread while the next one is computed and written. A write that fails raises
     :class:`OutputError` naming the file."""
     try:

@@ -24,7 +24,7 @@ from pipeline.dedup.history.store import STORE, History
 class RebuildSources:
     """Where ``history rebuild`` finds a night's kept articles again: its stage files, or
     the ``articles.jsonl`` (every kept article) and ``duplicates.jsonl`` of ``out_dir``.
-    Implemented by the task layer, which knows the stage files (see ``operations``)."""
+    Implemented by the task layer, which knows the stage files (see ``operate.commands``)."""
 
     out_dir: Path
 

@@ -10,7 +10,7 @@
       .lock           readers share it, a commit or a rebuild takes it alone
       .checked.json   which files were last checksummed, as they were then (size, times,
                       inode): unchanged files are not read again each night
-      2026-11-26/     one night's folder (see ``filehistory``)
+      2026-11-26/     one night's folder (see ``files``)
 
 A commit writes the night's folder under a temporary name, puts it in the Redis index
 when there is one (one MULTI/EXEC transaction), renames the folder into place, and
@@ -76,7 +76,7 @@ SETTINGS_NAME = "SETTINGS"
 CHECKED_NAME = ".checked.json"
 LOCK_NAME = ".lock"
 STORE = "files-1"
-# The store before the night folders; converted when found (see sqlitehistory).
+# The store before the night folders; converted when found (see legacy).
 SQLITE_NAME = "history.sqlite"
 MIGRATED_SUFFIX = ".migrated"
 
