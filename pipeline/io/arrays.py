@@ -25,7 +25,7 @@ import orjson
 import xxhash
 
 from pipeline.dedup.doc import Doc
-from pipeline.io.jsonl import OutputError, current_umask, run_tag, stale_folders
+from pipeline.io.jsonl import OutputError, current_umask, fsync_dir, run_tag, stale_folders
 
 DOC_FILES = ("shingles.npy", "shingles.offsets.npy", "docs.jsonl", "docs.offsets.npy", "signatures.npy")
 # Bytes of an appended .npy's header: the shape is written once the rows are counted.
@@ -148,7 +148,7 @@ class DocsWriter:
                     os.fsync(handle.fileno())
                 self.sums[name] = hashing.sum()
             if not self.in_place:
-                _fsync_dir(self.work)
+                fsync_dir(self.work)
                 old = self.folder.with_name(f".{self.folder.name}.old-{run_tag()}")
                 if self.folder.exists():
                     self.folder.rename(old)
@@ -206,10 +206,3 @@ def mapped(path: Path) -> np.ndarray:
             raise
         return array
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -177,6 +177,15 @@ def _remove_quietly(path: str) -> None:
 WRITE_BATCH = 2048
 
 
+def fsync_dir(path: Path | str) -> None:
+    """Make a folder's entries (files renamed or created in it) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_jsonl(path: Path | str, records: Iterable[Any]) -> int:
     """Write records as JSONL atomically; returns how many were written."""
     count = 0

@@ -40,7 +40,7 @@ from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Doc
 from pipeline.dedup.fingerprint import band_fingerprints
 from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing
-from pipeline.io.jsonl import OutputError
+from pipeline.io.jsonl import OutputError, fsync_dir
 
 COMMIT_NAME = "COMMIT.json"
 # The files of a night folder: the docs (see io.arrays), their index, what they superseded.
@@ -102,7 +102,7 @@ def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Seque
     sums.update(syncer.sums)
     commit = {"night": night, "articles": len(kept), "digest": files_digest(sums)}
     _write_synced(folder / COMMIT_NAME, orjson.dumps(commit, option=orjson.OPT_INDENT_2) + b"\n")
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return sums
 
 
@@ -265,13 +265,6 @@ def _write_synced(path: Path, content: bytes) -> None:
     except OSError as error:
         raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def count_articles(folder: Path, before: str | None = None) -> int:

@@ -67,7 +67,7 @@ from pipeline.dedup.history.manifest import (
     CommitInfo,
     NightEntry,
 )
-from pipeline.io.jsonl import OutputError, run_alive, run_tag, write_json
+from pipeline.io.jsonl import OutputError, fsync_dir, run_alive, run_tag, write_json
 
 logger = logging.getLogger("luigi-interface")
 
@@ -212,7 +212,7 @@ class History:
             if final.exists():
                 final.rename(old)
             tmp.rename(final)
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # a failed commit leaves nothing behind
             raise
@@ -337,10 +337,3 @@ def write_text(path: Path, text: str) -> None:
             pass
         raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
