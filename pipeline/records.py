@@ -34,6 +34,8 @@ class Article:
     fixes: dict[str, Any]
     published: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The text's language (ISO 639-1, or 639-3 without a two-letter code), once cleaned.
+    lang: str | None = None
     # Source line of the first line of ``text`` (plain-text dumps); None for JSONL,
     # where every line of a record's text comes from the record's line.
     text_line: int | None = None
@@ -55,7 +57,7 @@ class Article:
         return {
             "id": self.id, "title": self.title, "text": self.text, "captions": self.captions,
             "url": self.url, "date": self.date, "source": self.source, "fixes": self.fixes,
-            "published": self.published, "meta": self.meta, "text_line": self.text_line,
+            "published": self.published, "meta": self.meta, "lang": self.lang, "text_line": self.text_line,
         }
 
     def to_output(self) -> dict[str, Any]:
@@ -106,9 +108,15 @@ class Rejection:
     offset: int | None = None
     id: str | None = None
     excerpt: str = ""
+    # For an article of a language the settings do not keep: its language and how sure.
+    lang: str | None = None
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.lang is None:
+            del out["lang"], out["confidence"]
+        return out
 
 
 EXCERPT_CHARS = 200

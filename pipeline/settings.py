@@ -140,6 +140,21 @@ class TextSetting(_Checked, luigi.Parameter):
         return None
 
 
+class LanguagesSetting(TextSetting):
+    """Language codes separated by commas (``en, fr``), each one the identifier knows."""
+
+    def problem(self, value: str) -> str | None:
+        from pipeline.language import Identifier
+
+        codes = [code.strip() for code in value.split(",") if code.strip()]
+        known = set(Identifier.shared().labels)
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            return (f"unknown language code(s) {', '.join(unknown)}: ISO 639-1 codes such as en, fr, de "
+                    f"(ISO 639-3 for languages without one)")
+        return None
+
+
 def _shipped(name: str) -> str:
     return _SHIPPED.get(SECTION, name)
 
@@ -174,6 +189,13 @@ class Settings(luigi.Config):
                             default=_shipped("index_url"))
     keep_stages = IntSetting("nights whose stages/ are kept whole (0: all)", 0,
                              default=int(_shipped("keep_stages")))
+    languages = LanguagesSetting("languages kept, ISO 639 codes (empty: all)", default=_shipped("languages"))
+    max_page_bytes = IntSetting("HTML pages larger than this are rejected unread", 1,
+                                default=int(_shipped("max_page_bytes")))
+
+    @property
+    def language_list(self) -> tuple[str, ...]:
+        return tuple(code.strip() for code in self.languages.split(",") if code.strip())
 
 
 SETTING_NAMES = tuple(sorted(name for name, _ in Settings.get_params()))

@@ -17,6 +17,7 @@ The night's dedup step is ``dedup.night``; its outputs, ``outputs``.
 
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 import time
@@ -31,7 +32,13 @@ import orjson
 from pipeline import repair
 from pipeline.clean import sitelines
 from pipeline.clean.boilerplate import CleanContext, clean_records
-from pipeline.clean.rules import BoilerplateConfig, RulesError, SiteLineSettings, load_rules
+from pipeline.clean.rules import (
+    BoilerplateConfig,
+    HtmlSettings,
+    RulesError,
+    SiteLineSettings,
+    load_rules,
+)
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Doc
 from pipeline.dedup.fingerprint import load_kernels, make_docs
@@ -39,7 +46,6 @@ from pipeline.io.arrays import DocsWriter
 from pipeline.io.jsonl import (
     atomic_writer,
     dump_lines,
-    dumps,
     read_jsonl,
     write_bytes,
     write_json,
@@ -47,7 +53,9 @@ from pipeline.io.jsonl import (
 )
 from pipeline.io.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
 from pipeline.read.files import Shard
-from pipeline.read.readers import iter_file
+from pipeline.read.html import RULE, Page, extract
+from pipeline.read.readers import MAX_PAGE_BYTES, iter_file
+from pipeline.read.warc import WarcCounts
 from pipeline.records import Article, Rejection, StageStats
 from pipeline.report.nightdata import top_removed
 from pipeline.text import site_of
@@ -66,6 +74,7 @@ def _ignore(count: int) -> None:
 class ReadPaths:
     articles: Path
     rejected: Path
+    removed: Path
     stats: Path
     repaired: Path
     repair_rejected: Path
@@ -74,85 +83,169 @@ class ReadPaths:
 
 
 @dataclass(frozen=True)
-class RepairedChunk:
-    """A chunk of articles repaired: the records and each page's site and line keys as
-    JSONL, the counts, and the seconds it took (in whichever process did it)."""
+class PageSettings:
+    """How pages are read: trafilatura's settings and the largest page read."""
 
+    extract: HtmlSettings = HtmlSettings()
+    max_page_bytes: int = MAX_PAGE_BYTES
+
+
+@dataclass(frozen=True)
+class RepairedChunk:
+    """A chunk of articles read and repaired: the pages' articles as read (when the chunk
+    had pages), their rejections and the blocks extraction left out, the repaired records
+    and each page's site and line keys as JSONL, the counts, and the seconds each step
+    took (in whichever process did it)."""
+
+    read_lines: bytes | None
+    rejections: bytes
+    removed: bytes
     lines: bytes
     pages: bytes
     articles: int
     repaired: int
     fixes: Counter
+    extracted: int
+    extract_rejected: int
+    extract_seconds: float
     seconds: float
 
 
-def repair_chunk(records: list[dict]) -> RepairedChunk:
-    """Repair a chunk of article records and fingerprint their lines for the site lines."""
+def repair_chunk(items: list[dict | Page], settings: PageSettings = PageSettings()) -> RepairedChunk:
+    """Make a chunk's pages articles (``html.extract``), repair the chunk's articles, and
+    fingerprint their lines for the site lines."""
+    started = time.perf_counter()
+    records, rejections, removed, pages = [], [], [], 0
+    for item in items:
+        if isinstance(item, Page):
+            pages += 1
+            extracted = extract(item, settings.extract, settings.max_page_bytes)
+            if extracted.rejection is not None:
+                rejections.append(extracted.rejection.to_dict())
+            else:
+                records.append(extracted.article.to_dict())
+                removed.extend(extracted.removed)
+        else:
+            records.append(item)
+    read_lines = dump_lines(records) if pages else None  # as read, before the repair changes them
+    extract_seconds = time.perf_counter() - started
     started = time.perf_counter()
     repaired = repair.repair_records(records)
-    pages = []
+    site_pages = []
     hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
     for record, hashes in zip(repaired, hashes_of_texts):
         page = sitelines.page_keys(record["text"].split("\n"), hashes)
         if page is not None:
-            pages.append([site_of(record.get("url"), record["source"]["file"]), *page])
+            site_pages.append([site_of(record.get("url"), record["source"]["file"]), *page])
     return RepairedChunk(
-        lines=dump_lines(repaired), pages=dump_lines(pages), articles=len(repaired),
+        read_lines=read_lines, rejections=dump_lines(rejections), removed=dump_lines(removed),
+        lines=dump_lines(repaired), pages=dump_lines(site_pages), articles=len(repaired),
         repaired=sum(r["fixes"]["encoding"]["repaired"] for r in repaired),
         fixes=Counter(f for r in repaired for f in r["fixes"]["encoding"]["fixes"]),
+        extracted=pages - len(rejections), extract_rejected=len(rejections), extract_seconds=extract_seconds,
         seconds=time.perf_counter() - started,
     )
 
 
+@dataclass(frozen=True)
+class _RepairWork:
+    """``repair_chunk`` with the stage's page settings, picklable for a pool of processes."""
+
+    settings: PageSettings
+
+    def __call__(self, items: list[dict | Page]) -> RepairedChunk:
+        return repair_chunk(items, self.settings)
+
+
+# Bytes of pages in a chunk at most (besides MAX_CHUNK items): pages are large, and the
+# chunks in flight are held in memory.
+CHUNK_PAGE_BYTES = 8 << 20
+
+
 def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: BoilerplateConfig, paths: ReadPaths,
-                    processes: int = 1, advance: Advance = _ignore) -> tuple[StageStats, StageStats]:
-    """Read a shard's raw files into articles and rejections, repair the articles as they
-    come (in chunks, with ``processes``), and write both stages' files; ``advance(1)``
-    after each file. Returns the read stage's and the repair stage's stats."""
-    read = StageStats(Counter(files=len(shard.files), articles=0, rejected=0),
+                    processes: int = 1, advance: Advance = _ignore,
+                    pages: PageSettings = PageSettings()) -> tuple[StageStats, StageStats]:
+    """Read a shard's raw files into articles, pages and rejections, make the pages
+    articles and repair the articles as they come (in chunks, with ``processes``), and
+    write both stages' files; ``advance(1)`` after each file. Returns the read stage's
+    (extraction included) and the repair stage's stats."""
+    read = StageStats(Counter(files=len(shard.files), articles=0, rejected=0, pages=0),
                       extra={"files": [{"file": f, "bytes": size} for f, size in zip(shard.files, shard.sizes)]})
+    extraction = StageStats(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
     fixed = StageStats(Counter(articles=0, repaired=0))
     fixes: Counter = Counter()
+    warc = WarcCounts()
+    # What the reader wrote for each chunk, in chunk order: the chunk's articles as read
+    # (None when it has pages: the worker makes those articles) and the rejections met
+    # before it; written when the chunk's result comes, so that files keep the input order.
+    waiting: collections.deque[tuple[bytes | None, bytes]] = collections.deque()
     with ExitStack() as stack:
         out = {name: stack.enter_context(atomic_writer(getattr(paths, name)))
-               for name in ("articles", "rejected", "repaired", "repair_rejected", "sitepages")}
+               for name in ("articles", "rejected", "removed", "repaired", "repair_rejected", "sitepages")}
 
-        def chunks() -> Iterator[list[dict]]:
-            """The shard's articles as they are read, in chunks; their read-stage lines
-            (before the repair changes them) and the rejections are written on the way."""
-            records: list[dict] = []
+        def chunks() -> Iterator[list[dict | Page]]:
+            """The shard's articles and pages as they are read, in chunks."""
+            items: list[dict | Page] = []
+            rejected: list[dict] = []
+            has_pages, page_bytes = False, 0
             for rel in shard.files:
-                items = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0])
+                found = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0], pages.max_page_bytes, warc)
                 while True:
                     with read.timing():
-                        item = next(items, None)
+                        item = next(found, None)
                         if item is None:
                             break
                         if isinstance(item, Rejection):
-                            out["rejected"].write(dumps(item.to_dict()))
-                            read.counts["rejected"] += 1
+                            rejected.append(item.to_dict())
                             continue
-                        records.append(item.to_dict())
-                        full = len(records) == MAX_CHUNK
+                        if isinstance(item, Page):
+                            has_pages, page_bytes = True, page_bytes + len(item.html)
+                            items.append(item)
+                        else:
+                            items.append(item.to_dict())
+                        full = len(items) == MAX_CHUNK or page_bytes >= CHUNK_PAGE_BYTES
                         if full:
-                            out["articles"].write(dump_lines(records))
+                            waiting.append((None if has_pages else dump_lines(items), dump_lines(rejected)))
                     if full:
-                        yield records
-                        records = []
+                        yield items
+                        items, rejected, has_pages, page_bytes = [], [], False, 0
                 advance(1)
-            if records:
+            if items:
                 with read.timing():
-                    out["articles"].write(dump_lines(records))
-                yield records
+                    waiting.append((None if has_pages else dump_lines(items), dump_lines(rejected)))
+                yield items
+            elif rejected:
+                waiting.append((None, dump_lines(rejected)))  # after the last chunk: written at the end
 
-        for chunk in run_stream(repair_chunk, chunks(), processes):
+        def write_read(read_lines: bytes | None, rejected: bytes) -> None:
+            with read.timing():
+                out["rejected"].write(rejected)
+                read.counts["rejected"] += rejected.count(b"\n")
+                if read_lines:
+                    out["articles"].write(read_lines)
+
+        for chunk in run_stream(_RepairWork(pages), chunks(), processes):
+            read_lines, rejected = waiting.popleft()
+            write_read(read_lines if read_lines is not None else chunk.read_lines, rejected + chunk.rejections)
+            out["removed"].write(chunk.removed)
             with fixed.timing():
                 out["repaired"].write(chunk.lines)
                 out["sitepages"].write(chunk.pages)
             read.counts["articles"] += chunk.articles
+            extraction.counts.update(pages=chunk.extracted + chunk.extract_rejected, articles=chunk.extracted,
+                                     rejected=chunk.extract_rejected, blocks_removed=chunk.removed.count(b"\n"))
+            extraction.seconds += chunk.extract_seconds
             fixed.counts.update(articles=chunk.articles, repaired=chunk.repaired)
             fixed.seconds += chunk.seconds
             fixes.update(chunk.fixes)
+        while waiting:
+            write_read(*waiting.popleft())
+    read.counts["pages"] = extraction.counts["pages"]
+    if extraction.counts["blocks_removed"]:
+        read.counts["lines_removed"] = {RULE: extraction.counts["blocks_removed"]}
+    if warc.records:
+        read.extra["warc"] = {"records": warc.records, "pages": warc.pages, "skipped": dict(sorted(warc.skipped.items()))}
+    read.extra["extract"] = {"counts": dict(extraction.counts), "seconds": round(extraction.seconds, 3)}
     read.counts, fixed.counts = dict(read.counts), {**fixed.counts, "fixes": dict(sorted(fixes.items()))}
     read.write(paths.stats)
     fixed.write(paths.repair_stats)

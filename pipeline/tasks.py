@@ -92,6 +92,7 @@ class ReadFile(ShardTask):
     stages: the articles are repaired as read, not read back from the read stage)."""
 
     parts = {"articles": ("1-read", "articles.jsonl"), "rejected": ("1-read", "rejected.jsonl"),
+             "removed": ("1-read", "removed.jsonl"),
              "stats": ("1-read", "stats.json"), "repaired": ("2-repair", "articles.jsonl"),
              "repair_rejected": ("2-repair", "rejected.jsonl"), "sitepages": ("2-repair", "sitepages.jsonl"),
              "repair_stats": ("2-repair", "stats.json")}
@@ -102,8 +103,10 @@ class ReadFile(ShardTask):
         logger.info("%s: %d files, %d bytes: %s", self.task_id, len(shard.files), sum(shard.sizes),
                     shard.files[0] if len(shard.files) == 1 else f"{shard.files[0]} ... {shard.files[-1]}")
         progress = Progress(self, len(shard.files), "files read and repaired")
-        stages.read_and_repair(self.paths.raw, self.paths.date, shard, load_rules(rules_path()),
-                               self.paths_of(stages.ReadPaths), Settings().processes, progress.advance)
+        rules = load_rules(rules_path())
+        stages.read_and_repair(self.paths.raw, self.paths.date, shard, rules, self.paths_of(stages.ReadPaths),
+                               Settings().processes, progress.advance,
+                               stages.PageSettings(rules.html, Settings().max_page_bytes))
 
 
 class CountSiteLines(NightTask):
@@ -159,6 +162,7 @@ class CleanFile(ShardTask):
             config=load_rules(rules_path()),
             site_boilerplate={site: {int(key, 16) for key in keys} for site, keys in site_lines["boilerplate"].items()},
             min_words=Settings().min_words,
+            languages=Settings().language_list,
         )
         repaired = self.input()["articles"]
         progress = Progress(self, read_json(repaired["repair_stats"].path)["counts"]["articles"], "articles cleaned")
@@ -182,7 +186,8 @@ class GatherRemoved(NightTask):
     def run(self) -> None:
         inputs, out = self.input(), self.output()
         stages.gather_removed(self.plan()[1], [Path(t["rejected"].path) for s in ("read", "clean") for t in inputs[s]],
-                              [Path(t["removed"].path) for t in inputs["clean"]], Path(out["rejected"].path),
+                              [Path(t["removed"].path) for pair in zip(inputs["read"], inputs["clean"]) for t in pair],
+                              Path(out["rejected"].path),
                               Path(out["removed"].path), Path(out["top_removed"].path))
 
 
@@ -294,6 +299,7 @@ class WriteOutputs(NightTask):
         inputs = self.input()
         stats = {stage: [read_json(t["stats"].path) for t in inputs[stage]] for stage in ("read", "clean")}
         stats["repair"] = [read_json(t["repair_stats"].path) for t in inputs["read"]]
+        stats["extract"] = [s.get("extract", {"counts": {}, "seconds": 0.0}) for s in stats["read"]]
         stats["sign"] = [read_json(t["sign_stats"].path) for t in inputs["clean"]]
         stats["dedup"] = [read_json(inputs["dedup"]["stats"].path)]
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]

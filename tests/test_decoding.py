@@ -5,7 +5,14 @@ import codecs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.read.decode import _CONTROL_RE, _LINE_END_RE, _decode_utf8_lines, decode_bytes
+from pipeline.read.decode import (
+    _CONTROL_RE,
+    _LINE_END_RE,
+    _decode_utf8_lines,
+    decode_bytes,
+    decode_legacy,
+    invalid_utf8,
+)
 
 
 def test_utf8_is_decoded_as_is():
@@ -66,3 +73,33 @@ def test_line_ends_and_controls_are_cleaned_as_by_the_full_search(data):
     raw = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     expected, removed = _CONTROL_RE.subn("", _LINE_END_RE.sub("\n", _decode_utf8_lines(raw)[0]))
     assert (decoded.text, decoded.controls_removed) == (expected, removed)
+
+
+
+def _legacy_by_decoder_errors(line: bytes) -> tuple[str, int]:
+    """The rule decode_legacy implements, spelled with the UTF-8 decoder's own errors:
+    the text, and how many bytes the decoder rejected."""
+    parts, position, rejected = [], 0, 0
+    while True:
+        try:
+            parts.append(line[position:].decode("utf-8"))
+            return "".join(parts), rejected
+        except UnicodeDecodeError as error:
+            parts.append(line[position : position + error.start].decode("utf-8"))
+            parts.append(line[position + error.start : position + error.end].decode("sloppy-windows-1252"))
+            rejected += error.end - error.start
+            position += error.end
+
+
+UTF8_PIECES = st.lists(st.one_of(
+    st.binary(max_size=4), st.text(max_size=4).map(lambda t: t.encode("utf-8")),
+    # a surrogate, beyond U+10FFFF, overlong, cut short
+    st.sampled_from([b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82"]),
+))
+
+
+@settings(max_examples=500, deadline=None)
+@given(UTF8_PIECES)
+def test_legacy_decoding_is_the_utf8_decoders_reading_with_windows_1252_for_what_it_rejects(pieces):
+    line = b"".join(pieces)
+    assert (decode_legacy(line), invalid_utf8(line)) == _legacy_by_decoder_errors(line)

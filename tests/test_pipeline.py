@@ -42,8 +42,9 @@ def test_samples_articles(sample_night):
     articles = sample_night.records("articles.jsonl")
     assert [a["id"] for a in articles] == SAMPLE_IDS
     assert set(articles[0]) == {
-        "id", "title", "text", "captions", "url", "date", "source", "fixes", "published", "meta"
+        "id", "title", "text", "captions", "url", "date", "source", "fixes", "published", "meta", "lang"
     }
+    assert {x["id"]: x["lang"] for x in articles if x["lang"] != "en"} == {}
     a = by_id(articles)
     ferry = a["2026-11-27/harbour-times.txt#0"]
     assert ferry["title"] == "Port Authority Approves New Ferry Terminal for Lake Varn"
@@ -116,12 +117,14 @@ def test_samples_rejected_and_removed(sample_night):
 
 def test_samples_report(sample_night):
     report = sample_night.report()
-    assert set(report["seconds"]) == {"read", "repair", "site_lines", "clean", "sign", "dedup", "write"}
+    assert set(report["seconds"]) == {"read", "extract", "repair", "site_lines", "clean", "sign", "dedup", "write"}
     del report["seconds"]
     assert report == {
         "date": SAMPLE_NIGHT,
         "files": 6,
         "articles_in": 11,
+        "pages": 0,
+        "warc_skipped": {},
         "repaired": 1,
         "encoding_fixes": {"decode:utf-8": 1, "encode:sloppy-windows-1252": 1},
         "lines_removed": {

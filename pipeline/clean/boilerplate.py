@@ -30,6 +30,7 @@ import numpy as np
 from pipeline.clean.lineclass import Stoplists, main_text
 from pipeline.clean.rules import BoilerplateConfig
 from pipeline.clean.sitelines import line_hashes_of_texts
+from pipeline.language import SAMPLE_CHARS, Identifier
 from pipeline.read.segment import MARKER, is_counter
 from pipeline.records import Article, Rejection, excerpt
 from pipeline.text import has_more_words, site_of, squeeze_spaces, word_count
@@ -52,6 +53,8 @@ class Cleaned:
     text: str
     captions: list[str] = field(default_factory=list)
     removed: list[Removal] = field(default_factory=list)
+    lang: str | None = None
+    confidence: float | None = None
 
     def counts(self) -> dict[str, int]:
         """Lines removed per rule, rules in order of first use."""
@@ -155,6 +158,7 @@ class CleanContext:
     site_boilerplate: dict[str, set[int]] = field(default_factory=dict)  # line_hash values per site
     min_words: int = 1
     stoplists: Stoplists | None = None  # loaded when the classifier first runs
+    languages: tuple[str, ...] = ()  # the languages kept (empty: all)
 
 
 def clean_lines(
@@ -210,17 +214,32 @@ def clean_lines(
         for j, line_hash in enumerate(line_hashes.tolist()):
             if j not in dropped and stripped[j] and line_hash in repeated:
                 dropped[j] = "site_repeated_line"
+    # The language, read from what the rules left (menus and widgets are often English
+    # on any site); the classifier then uses its stop words.
+    lang, confidence = Identifier.shared().classify(
+        _sample([line for j, line in enumerate(lines) if j not in dropped and stripped[j]]))
     evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
     if not has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
         if context.stoplists is None:
             context.stoplists = Stoplists.default()
-        keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped))
+        keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped), lang=lang)
         for j, line in enumerate(lines):
             if stripped[j] and j not in keep and j not in dropped:
                 dropped[j] = "outside_main_text"
     removed = [Removal(dropped[j], line_numbers[j], lines[j]) for j in sorted(dropped)]
     body = [line for j, line in enumerate(lines) if j not in dropped]
-    return Cleaned(text=join_paragraphs(body), captions=captions, removed=removed)
+    return Cleaned(text=join_paragraphs(body), captions=captions, removed=removed, lang=lang, confidence=confidence)
+
+
+def _sample(lines: Sequence[str]) -> str:
+    """The first lines, up to what the identifier reads (``language.SAMPLE_CHARS``)."""
+    out, size = [], 0
+    for line in lines:
+        out.append(line)
+        size += len(line) + 1
+        if size >= SAMPLE_CHARS:
+            break
+    return "\n".join(out)
 
 
 def clean_article(
@@ -240,9 +259,18 @@ def clean_article(
     )
     article.text = cleaned.text
     article.captions = article.captions + [c for c in cleaned.captions if c not in article.captions]
-    article.fixes["removed_lines"] = cleaned.counts()
+    article.fixes["removed_lines"] = {**article.fixes.get("removed_lines", {}), **cleaned.counts()}
+    article.lang = cleaned.lang
     rejection = None
-    if context.min_words > 0 and not has_more_words(article.text, context.min_words - 1):
+    if context.languages and cleaned.lang not in context.languages:
+        rejection = Rejection(
+            file=article.source["file"],
+            reason=f"language {cleaned.lang} ({cleaned.confidence:.2f} sure) not among the languages kept "
+                   f"({', '.join(context.languages)})",
+            stage=STAGE, line=article.source.get("line"), id=article.id,
+            excerpt=excerpt(article.title or article.text), lang=cleaned.lang, confidence=cleaned.confidence,
+        )
+    elif context.min_words > 0 and not has_more_words(article.text, context.min_words - 1):
         words = word_count(article.text)
         rejection = Rejection(
             file=article.source["file"],

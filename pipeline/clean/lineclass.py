@@ -37,8 +37,28 @@ _SEPARATORS_RE = regex.compile(r"\s[|»›•·]\s")
 _BONUS_WORDS = 20
 
 
+# jusText's stoplist of each language code the identifier gives (``pipeline.language``).
+JUSTEXT_LISTS = {
+    "af": "Afrikaans", "an": "Aragonese", "ar": "Arabic", "az": "Azerbaijani", "be": "Belarusian",
+    "bg": "Bulgarian", "bn": "Bengali", "br": "Breton", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech",
+    "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek", "en": "English", "eo": "Esperanto",
+    "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "fy": "West_Frisian", "ga": "Irish", "gl": "Galician", "gu": "Gujarati", "he": "Hebrew", "hi": "Hindi",
+    "hr": "Croatian", "ht": "Haitian", "hu": "Hungarian", "hy": "Armenian", "id": "Indonesian", "ig": "Igbo",
+    "is": "Icelandic", "it": "Italian", "jv": "Javanese", "ka": "Georgian", "kk": "Kazakh", "kn": "Kannada",
+    "ko": "Korean", "ku": "Kurdish", "ky": "Kyrgyz", "la": "Latin", "lb": "Luxembourgish", "lt": "Lithuanian",
+    "lv": "Latvian", "mk": "Macedonian", "ml": "Malayalam", "mr": "Marathi", "ms": "Malay", "mt": "Maltese",
+    "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian_Nynorsk", "no": "Norwegian_Bokmal", "oc": "Occitan",
+    "pl": "Polish", "pt": "Portuguese", "qu": "Quechua", "ro": "Romanian", "ru": "Russian", "sk": "Slovak",
+    "sl": "Slovenian", "sq": "Albanian", "sr": "Serbian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil",
+    "te": "Telugu", "tk": "Turkmen", "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu",
+    "uz": "Uzbek", "vi": "Vietnamese", "vo": "Volapuk", "wa": "Walloon", "yo": "Yoruba",
+}
+
+
 class Stoplists:
-    """Stop words of 100 languages (jusText's lists); a page uses its best-fitting one."""
+    """Stop words of 100 languages (jusText's lists); a page uses its language's list, or
+    the best-fitting one when its language has none."""
 
     def __init__(self, languages: dict[str, frozenset[str]]) -> None:
         self.languages = languages
@@ -54,6 +74,18 @@ class Stoplists:
         import justext
 
         return cls({lang: frozenset(w.lower() for w in justext.get_stoplist(lang)) for lang in justext.get_stoplists()})
+
+    def for_language(self, lang: str | None, tokens: Sequence[str]) -> frozenset[str]:
+        """The stoplist of ``lang`` (an ISO 639 code), else :meth:`best_for` the tokens.
+
+        >>> sorted(Stoplists({"French": frozenset({"le"}), "Italian": frozenset({"la"})})
+        ...        .for_language("fr", ["la", "la"]))
+        ['le']
+        """
+        name = JUSTEXT_LISTS.get(lang or "")
+        if name in self.languages:
+            return self.languages[name]
+        return self.best_for(tokens)
 
     def best_for(self, tokens: Sequence[str]) -> frozenset[str]:
         """The stoplist with the most hits among the tokens (ties: alphabetical)."""
@@ -119,15 +151,17 @@ def is_good_paragraph(f: LineFeatures, settings: ClassifierSettings) -> bool:
 
 
 def main_text(
-    lines: Sequence[str], settings: ClassifierSettings, stoplists: Stoplists, removed: set[int] = frozenset()
+    lines: Sequence[str], settings: ClassifierSettings, stoplists: Stoplists, removed: set[int] = frozenset(),
+    lang: str | None = None,
 ) -> set[int]:
     """Indexes of the lines that are the article's text (blank lines are never included).
 
     ``removed``: lines other rules already removed; they count as navigation (a menu
     item removed by a rule still marks where the menu is) and are never returned.
+    ``lang``: the page's language (its stop words are used), if known.
     """
-    stopwords = stoplists.best_for(
-        [t for i, line in enumerate(lines) if i not in removed for t in WORD.findall(line.lower())]
+    stopwords = stoplists.for_language(
+        lang, [t for i, line in enumerate(lines) if i not in removed for t in WORD.findall(line.lower())]
     )
     indexes = [i for i, line in enumerate(lines) if line.strip()]
     if not indexes:

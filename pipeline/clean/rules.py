@@ -108,6 +108,15 @@ class SiteLineSettings:
 
 
 @dataclass(frozen=True)
+class HtmlSettings:
+    """trafilatura's settings for HTML pages (see the rules file's [html] for why)."""
+
+    favor_precision: bool = True
+    include_tables: bool = True
+    include_comments: bool = False
+
+
+@dataclass(frozen=True)
 class ClassifierSettings:
     """Defaults are the values tuned on the boilerplate corpora (as in the toml)."""
 
@@ -153,6 +162,7 @@ class BoilerplateConfig:
     sites: tuple[SiteRules, ...] = ()
     site_lines: SiteLineSettings = field(default_factory=SiteLineSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    html: HtmlSettings = field(default_factory=HtmlSettings)
     # One RuleSet per combination of sites that apply (keyed by their positions).
     _rule_sets: dict[tuple[int, ...], RuleSet] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -200,7 +210,7 @@ def load_rules(path: Path | str | None = None) -> BoilerplateConfig:
         sites.append(SiteRules(match, site["comment"], site_rules, site.get("marker")))
     names = [r.name for r in rules] + [r.name for s in sites for r in s.rules]
     reserved = {"outside_main_text", "site_repeated_line", "caption", "repeated_caption", "widget_marker",
-                "widget_counter", "repeated_headline"}
+                "widget_counter", "repeated_headline", "html_boilerplate"}
     clashes = sorted({n for n in names if n in reserved})
     if clashes:
         raise RulesError(f"{path}: rule names {clashes} are the built-in rules' names")
@@ -210,4 +220,5 @@ def load_rules(path: Path | str | None = None) -> BoilerplateConfig:
         sites=tuple(sites),
         site_lines=_section(data.get("site_lines", {}), SiteLineSettings, f"{path} [site_lines]"),
         classifier=_section(data.get("classifier", {}), ClassifierSettings, f"{path} [classifier]"),
+        html=_section(data.get("html", {}), HtmlSettings, f"{path} [html]"),
     )

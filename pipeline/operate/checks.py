@@ -149,7 +149,7 @@ def history_sound(night: str, window: tuple[str | None, set[str]] | None = None,
 
 # Settings that change a night's results: a night is finished with the ones it started with.
 RESULT_SETTINGS = ("min_words", "threshold", "num_perm", "shingle_size", "minhash_seed",
-                   "lsh_bands", "lsh_rows", "lsh_recall", "keep", "history_days")
+                   "lsh_bands", "lsh_rows", "lsh_recall", "keep", "history_days", "languages", "max_page_bytes")
 RUN_RECORD = "run.json"
 
 
@@ -189,9 +189,10 @@ def same_settings_as_started(stages: Path, night: str) -> None:
     except OSError:
         return  # an output folder that cannot be written: the first task says so, naming it
     started = settings_started(stages)
-    if started is not None and started != mine:
-        changed = ", ".join(f"{k} {started.get(k)!r} -> {mine.get(k)!r}" for k in sorted(mine)
-                            if started.get(k) != mine.get(k))
+    # Settings a run by an earlier version did not record are not known to differ.
+    changed = [k for k in sorted(mine) if started is not None and k in started and started[k] != mine[k]]
+    if changed:
+        changed = ", ".join(f"{k} {started.get(k)!r} -> {mine.get(k)!r}" for k in changed)
         refuse(Exit.CONFLICT, f"night {night} was started with other settings ({changed}): finish it with "
                               f"those, or start it over with these: python -m pipeline rerun {night}")
     if started is not None:

@@ -20,7 +20,7 @@ import xxhash
 
 from pipeline.records import Rejection
 
-SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")
+SUFFIXES = tuple(kind + gz for kind in (".txt", ".jsonl", ".html", ".htm", ".warc") for gz in ("", ".gz"))
 # Bytes read from a file at a time.
 READ_BLOCK = 1 << 20
 FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
@@ -129,10 +129,13 @@ class GzipBlocks:
     """The decompressed blocks of gzip data read from a file (members one after another),
     keeping what precedes any damage; once exhausted, ``damage`` says why it stopped
     early (None if it did not), ``offset`` how many compressed bytes were read and
-    ``recovered`` how many bytes came out."""
+    ``recovered`` how many bytes came out. ``members`` lists where each gzip member
+    starts: (compressed offset, decompressed offset), as a WARC file's record index
+    names records."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle, self.damage, self.offset, self.recovered = handle, None, 0, 0
+        self.members: list[tuple[int, int]] = [(0, 0)]
 
     def __iter__(self) -> Iterator[bytes]:
         stream, fed, pending = zlib.decompressobj(16 + zlib.MAX_WBITS), False, b""
@@ -162,6 +165,7 @@ class GzipBlocks:
             if stream.eof:  # a member ends; what follows is the next one
                 pending = stream.unused_data
                 stream, fed = zlib.decompressobj(16 + zlib.MAX_WBITS), False
+                self.members.append((self.offset - len(pending), self.recovered))
 
 
 def gunzip(data: bytes) -> tuple[bytes, str | None]:

@@ -1,0 +1,195 @@
+"""Which language an article is written in: py3langid's model, read by a compiled loop.
+
+py3langid (langid.py's maintained fork) scores byte n-grams with a naive Bayes model of
+97 languages and a few dialects. Its reference ``classify`` walks the n-gram automaton
+one byte at a time in Python, 2 microseconds a byte (800 BBC articles a second, slower
+than the rest of the pipeline together); :func:`walk` does the same walk compiled (37 ns
+a byte, a cache miss each), and the scoring is py3langid's own, step for step, so the
+answer is the library's (tested equal on every BBC article and every mojibake case).
+
+>>> Identifier.shared().classify("Le conseil municipal a voté le budget de la ville mardi soir.")
+('fr', 0.9892)
+
+Codes are ISO 639-1, or ISO 639-3 where a language has no two-letter code; ``zxx``
+means no linguistic content. Only the first :data:`SAMPLE_CHARS` characters are read:
+the answer is settled long before (every BBC article is English, at 0.99 or more, from
+600 on); 1,000 take 70 microseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import logging
+import math
+import os
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+
+log = logging.getLogger("pipeline.language")
+
+# Characters of a text the identifier reads.
+SAMPLE_CHARS = 1000
+# The model's arrays, decompressed once (py3langid ships them xz-compressed: 0.65 s to
+# load each time), are kept here: NEWSCLEAN_CACHE_DIR, else XDG_CACHE_HOME/newsclean,
+# else ~/.cache/newsclean; without a writable one, the model is loaded from py3langid.
+CACHE_ENV = "NEWSCLEAN_CACHE_DIR"
+_LAYOUT = 1  # of the cached arrays (part of the cache folder's name)
+_ARRAYS = ("ptc", "pc", "classes", "nextmove", "rowbase", "out_feat")
+
+
+@numba.njit(cache=True, nogil=True)
+def walk(data: np.ndarray, nextmove: np.ndarray, rowbase: np.ndarray, out_feat: np.ndarray,
+         scratch: np.ndarray):
+    """The automaton's features met walking ``data`` (bytes), in the order first met,
+    and how often each; ``scratch`` (one int32 per feature, all zero) is left zero."""
+    order = np.empty(len(data), dtype=np.int64)
+    distinct, state = 0, 0
+    for i in range(len(data)):
+        state = nextmove[rowbase[state] + data[i]]
+        feature = out_feat[state]
+        if feature >= 0:
+            if scratch[feature] == 0:
+                order[distinct] = feature
+                distinct += 1
+            scratch[feature] += 1
+    counts = np.empty(distinct, dtype=np.float32)
+    for j in range(distinct):
+        counts[j] = scratch[order[j]]
+        scratch[order[j]] = 0
+    return order[:distinct], counts
+
+
+@dataclass
+class Identifier:
+    """py3langid's model: per-feature class weights (``ptc``), class priors (``pc``),
+    the class labels, and the byte automaton (``nextmove``, ``rowbase``, ``out_feat``)."""
+
+    ptc: np.ndarray
+    pc: np.ndarray
+    classes: list[str]
+    nextmove: np.ndarray
+    rowbase: np.ndarray
+    out_feat: np.ndarray
+
+    @classmethod
+    @functools.cache
+    def shared(cls) -> "Identifier":
+        """The process's identifier (loaded once; forked processes inherit it)."""
+        return load()
+
+    def __post_init__(self) -> None:
+        self._scratch = np.zeros(len(self.ptc), dtype=np.int32)
+        first: dict[str, int] = {}
+        self._aliases = []  # (first column, later column) of a label listed twice (a script variant)
+        for i, label in enumerate(self.classes):
+            if label in first:
+                self._aliases.append((first[label], i))
+            else:
+                first.setdefault(label, i)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(dict.fromkeys(self.classes))
+
+    def classify(self, text: str) -> tuple[str, float]:
+        """The most probable language of ``text`` and its probability (rounded to 4
+        places), as py3langid's ``classify`` with normalised probabilities."""
+        text = text[:SAMPLE_CHARS]
+        if text.isupper():
+            text = text.lower()
+        data = unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
+        features, counts = walk(np.frombuffer(data, dtype=np.uint8), self.nextmove, self.rowbase,
+                                self.out_feat, self._scratch)
+        if len(features):
+            scores = np.log1p(counts) @ self.ptc[features] + self.pc
+        else:  # no feature at all: every language equally likely
+            scores = np.zeros(len(self.classes), dtype=np.float32)
+        scores *= 1.0 / math.sqrt(len(data) or 1)  # py3langid's temperature: calibrated across lengths
+        np.exp(scores - scores.max(), out=scores)
+        scores /= scores.sum()
+        for i, j in self._aliases:
+            scores[i] += scores[j]
+            scores[j] = 0.0
+        best = int(scores.argmax())
+        return self.classes[best], round(float(scores[best]), 4)
+
+
+def load() -> Identifier:
+    """The model, from the cache of decompressed arrays when there is one."""
+    folder = _cache_folder()
+    if folder is not None and (folder / "complete").exists():
+        try:
+            return _identifier({name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS})
+        except (OSError, ValueError) as error:
+            log.warning("language model cache %s unreadable (%s): loading the model from py3langid", folder, error)
+    arrays = _from_py3langid()
+    if folder is not None:
+        _save(folder, arrays)
+    return _identifier(arrays)
+
+
+def _identifier(arrays: dict[str, np.ndarray]) -> Identifier:
+    return Identifier(arrays["ptc"], arrays["pc"], [str(c) for c in arrays["classes"].tolist()],
+                      arrays["nextmove"], arrays["rowbase"], arrays["out_feat"])
+
+
+def _from_py3langid() -> dict[str, np.ndarray]:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return {
+        # float32, not the shipped float16: the same products (numpy widens float16 to
+        # float32 first), five times faster.
+        "ptc": np.asarray(model.nb_ptc, dtype=np.float32), "pc": np.asarray(model.nb_pc, dtype=np.float32),
+        "classes": np.array(model.nb_classes),
+        "nextmove": np.frombuffer(model.tk_nextmove, dtype=np.dtype(model.tk_nextmove.typecode)).copy(),
+        "rowbase": np.frombuffer(model.tk_row, dtype=np.dtype(model.tk_row.typecode)).astype(np.int64) << 8,
+        "out_feat": np.asarray(model.tk_output, dtype=np.int32),
+    }
+
+
+def _cache_folder() -> Path | None:
+    """Where this py3langid version's model is kept decompressed (None: nowhere)."""
+    base = os.environ.get(CACHE_ENV) or (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsclean")
+    try:
+        version = importlib.metadata.version("py3langid")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    model = Path(MODEL_DIR) / MODEL_FILE
+    try:
+        stat = model.stat()
+    except OSError:
+        return None
+    tag = hashlib.sha1(f"{_LAYOUT}\0{version}\0{model}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return Path(base) / f"py3langid-{version}-{tag}"
+
+
+def _save(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays as .npy files in ``folder``, which appears complete or not at all."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        for name in _ARRAYS:
+            np.save(work / f"{name}.npy", arrays[name], allow_pickle=False)
+        (work / "complete").touch()
+        work.rename(folder)
+    except OSError as error:
+        log.debug("language model not cached in %s: %s", folder, error)
+        # Another process may have cached it first (the rename then fails): either way
+        # this run has its arrays; a leftover temporary folder is the only trace.
+        try:
+            for child in work.iterdir():
+                child.unlink()
+            work.rmdir()
+        except (OSError, UnboundLocalError):
+            pass
