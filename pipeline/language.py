@@ -40,6 +40,12 @@ SAMPLE_CHARS = 1000
 # load each time), are kept here: NEWSCLEAN_CACHE_DIR, else XDG_CACHE_HOME/newsclean,
 # else ~/.cache/newsclean; without a writable one, the model is loaded from py3langid.
 CACHE_ENV = "NEWSCLEAN_CACHE_DIR"
+# Varieties the model tells apart, counted as the language with the ISO 639-1 code (their
+# probabilities added): Egyptian and Moroccan Arabic are Arabic, Wu and Cantonese are
+# Chinese, Southern Uzbek is Uzbek, Southern Kurdish is Kurdish, Nigerian Fulfulde is
+# Fula, Paraguayan Guarani is Guarani.
+MACROLANGUAGES = {"arz": "ar", "ary": "ar", "wuu": "zh", "yue": "zh", "uzs": "uz", "sdh": "ku", "fuv": "ff",
+                  "gug": "gn"}
 _LAYOUT = 1  # of the cached arrays (part of the cache folder's name)
 _ARRAYS = ("ptc", "pc", "classes", "nextmove", "rowbase", "out_feat")
 
@@ -93,14 +99,19 @@ class Identifier:
                 self._aliases.append((first[label], i))
             else:
                 first.setdefault(label, i)
+        self._codes = sorted({MACROLANGUAGES.get(label, label) for label in self.classes})
+        self._code_of_class = np.array([self._codes.index(MACROLANGUAGES.get(label, label))
+                                        for label in self.classes])
 
     @property
     def labels(self) -> list[str]:
-        return list(dict.fromkeys(self.classes))
+        """The codes :meth:`classify` gives."""
+        return list(self._codes)
 
-    def classify(self, text: str) -> tuple[str, float]:
+    def classify(self, text: str, macro: bool = True) -> tuple[str, float]:
         """The most probable language of ``text`` and its probability (rounded to 4
-        places), as py3langid's ``classify`` with normalised probabilities."""
+        places), as py3langid's ``classify`` with normalised probabilities; with
+        ``macro``, varieties count as their language (:data:`MACROLANGUAGES`)."""
         text = text[:SAMPLE_CHARS]
         if text.isupper():
             text = text.lower()
@@ -117,8 +128,13 @@ class Identifier:
         for i, j in self._aliases:
             scores[i] += scores[j]
             scores[j] = 0.0
-        best = int(scores.argmax())
-        return self.classes[best], round(float(scores[best]), 4)
+        if not macro:
+            best = int(scores.argmax())
+            return self.classes[best], round(float(scores[best]), 4)
+        languages = np.zeros(len(self._codes), dtype=np.float32)
+        np.add.at(languages, self._code_of_class, scores)
+        best = int(languages.argmax())
+        return self._codes[best], round(float(languages[best]), 4)
 
 
 def load() -> Identifier:

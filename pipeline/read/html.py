@@ -162,10 +162,11 @@ def extract(page: Page, settings: HtmlSettings, max_bytes: int = 20_000_000) -> 
         if page.text and page.text.strip():
             return Extracted(_record_text_article(page, "no article text found in the page"))
         return reject("no article text found in the page", html[:200])
-    text = document["text"]
+    # trafilatura gives a block a line; the articles' text has paragraphs apart.
+    text = "\n\n".join(line for line in document["text"].split("\n") if line.strip())
     title = page.title or _clean(document.get("title"))
     blocks = visible_blocks(tree)
-    body = squeeze_spaces(" ".join(text.split("\n")))
+    body = squeeze_spaces(text.replace("\n", " "))
     spaced_body = f" {body} "
     captions = _captions([element for element, _, block in blocks if f" {block} " in spaced_body])
     kept_text = f' {squeeze_spaces(" ".join(filter(None, (title, body, *captions))))} '

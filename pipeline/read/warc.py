@@ -116,8 +116,8 @@ def _headers(stream: _Stream) -> dict[str, str]:
     name = None
     for _ in range(MAX_HEADER_LINES):
         line = stream.readline()
-        if not line:
-            raise WarcError("file ends inside the headers")
+        if not line.endswith(b"\n"):
+            raise WarcError("record cut short: the file ends inside its headers")
         if line in (b"\r\n", b"\n"):
             return headers
         text = line.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -150,6 +150,8 @@ def warc_pages(blocks: Iterator[bytes], rel: str, date: str, max_bytes: int, cou
         offset = members.get(start, start)
         try:
             version = stream.readline()
+            if not version.endswith(b"\n") and version.startswith(b"WARC/"[: len(version)]):
+                raise WarcError("record cut short: the file ends inside its headers")
             if not version.startswith(b"WARC/"):
                 raise WarcError(f"no WARC record here (starts {excerpt(version[:40])!r})")
             headers = _headers(stream)

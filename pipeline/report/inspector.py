@@ -164,7 +164,9 @@ def print_article(data: dict[str, Any], style: Style) -> None:
     print(f"  status:   {style(label, 'green' if status['status'] == 'kept' else 'yellow')}")
     if article:
         source = article["source"]
-        print(f"  source:   {source['file']}, line {source.get('line')}, article #{source['index']} of the file")
+        where = [f"line {source['line']}"] if source.get("line") is not None else []
+        where += [f"offset {source['offset']}"] if source.get("offset") is not None else []
+        print(f"  source:   {', '.join([source['file'], *where])}, article #{source['index']} of the file")
         print(f"  night:    {article['date']}")
         if article.get("url"):
             print(f"  url:      {article['url']}")
@@ -177,7 +179,8 @@ def print_article(data: dict[str, Any], style: Style) -> None:
             print(f"  caption:  {caption}")
     if data["removed"]:
         print(style(f"\n  Removed lines ({len(data['removed'])})", "bold"))
-        rows = [[f"line {r['line']}", r["rule"], clip(r["text"], 80)] for r in data["removed"]]
+        rows = [[f"line {r['line']}" if r["line"] is not None else "", r["rule"], clip(r["text"], 80)]
+                for r in data["removed"]]
         print(table(rows, indent=4, align="lll"))
     if article:
         print(style("\n  Title", "bold"))
