@@ -219,9 +219,11 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
         include_formatting=False,
         deduplicate=False,  # a process-wide cache: results would depend on the pages before
         # Dates are looked for up to the night (plus a day for time zones): not up to
-        # today, so a page's date does not depend on when the night is run.
+        # today, so a page's date does not depend on when the night is run. Only in the
+        # page's metadata, markup and URL: the extensive search takes a footer's
+        # "Copyright 2026" for a date of publication (2026-01-01).
         date_extraction_params={"max_date": _night_end(page.date), "original_date": True,
-                                "extensive_search": True, "outputformat": "%Y-%m-%d"},
+                                "extensive_search": False, "outputformat": "%Y-%m-%d"},
     )
     return document.as_dict() if document is not None else None
 

@@ -55,11 +55,11 @@ BINARY_SAMPLE = 1 << 20
 
 
 def read_file(night_dir: Path, rel: str, date: str, marker: str = MARKER,
-              max_page_bytes: int = MAX_PAGE_BYTES) -> FileResult:
+              max_page_bytes: int = MAX_PAGE_BYTES, warc_counts: WarcCounts | None = None) -> FileResult:
     """Read one raw file of a night into articles, pages and rejections (``marker``: the
     widget marker line that makes a ``.txt`` file a multi-article dump)."""
     result = FileResult([], [])
-    for item in iter_file(night_dir, rel, date, marker, max_page_bytes):
+    for item in iter_file(night_dir, rel, date, marker, max_page_bytes, warc_counts):
         _sort_item(result, item)
     return result
 
