@@ -5,6 +5,7 @@
     python -m bench.pipeline --workers 1 2           # both, in turn; prints the ratio
     python -m bench.pipeline --articles 100000 --repeat 1 --no-hand   # the memory check
     python -m bench.pipeline --side-by-side 2 --no-hand   # what 2 workers can give at most here
+    python -m bench.pipeline --pages 1000 --workers 1 2   # a night of HTML pages and WARC files
 
 Generates a deterministic synthetic night from the BBC corpus (../shared/corpora/bbc,
 else the samples): new articles made of paragraphs of real ones, in seed-layout .txt
@@ -17,6 +18,15 @@ was planted. After each run of the night it runs the hand-written pipeline
 hash, MinHashLSH query + insert) on a slice of the same articles, and prints the ratio
 of the two medians. It also prints how busy the workers were: the seconds before the
 first task, and the seconds during which 0, 1, 2 ... tasks were running.
+
+``--pages N`` makes a night of N HTML pages instead: the 181 real pages of
+scrapinghub_aeb (../shared/corpora/boilerplate/html, else the sample pages) as templates,
+each copy's paragraphs replaced by paragraphs of BBC articles, so that every page is an
+article of its own in a real site's markup. Half are ``.html.gz`` files (one page a
+file), half are responses in ``.warc.gz`` files of 100 pages (with their request records,
+as crawlers write them). It prints pages/s, MB/s of HTML, and extraction's share of the
+stages' seconds; the hand-written pipeline for pages is trafilatura.extract with its
+defaults, then the same repair and dedup by hand.
 
 ``--side-by-side N`` measures the machine instead: N one-worker nights run at the same
 time, each on its own folders, against one run alone. Processes on one machine share
@@ -121,6 +131,88 @@ def generate(raw: Path, count: int, seed: int = 7) -> dict:
             (night / f"dump-{number:04d}.txt").write_text("\n\n\n".join(_dump(a) for a in chunk) + "\n", encoding="utf-8")
     planted = {output_id[copy]: output_id[original] for copy, original in planted.items()}
     return {"planted": planted, "megabytes": sum(p.stat().st_size for p in night.iterdir()) / 1e6}
+
+
+PAGES_PER_WARC = 100
+_PARAGRAPH = None  # compiled on first use (bench only)
+
+
+def page_templates() -> list[tuple[str, bytes]]:
+    """(url, HTML bytes) of real pages, else of the sample pages."""
+    folder = CORPORA / "boilerplate" / "html" / "scrapinghub_aeb"
+    gold = CORPORA / "boilerplate" / "scrapinghub_aeb.jsonl.gz"
+    if folder.is_dir() and gold.exists():
+        with gzip.open(gold) as handle:
+            urls = {record["id"]: record["url"] for record in map(orjson.loads, handle)}
+        return [(urls[path.name.removesuffix(".html.gz")], gzip.decompress(path.read_bytes()))
+                for path in sorted(folder.glob("*.html.gz"))]
+    pages = sorted((ROOT / "samples").rglob("*.html")) + sorted((ROOT / "bench" / "pages").glob("*.html"))
+    return [(f"https://sample.example/{path.name}", path.read_bytes()) for path in pages]
+
+
+def generate_pages(raw: Path, count: int, seed: int = 7) -> dict:
+    """Write a night of ``count`` pages: real sites' markup, BBC paragraphs."""
+    import html
+    import re
+
+    from bench.warcs import Fetched, write_warc
+
+    rng = np.random.default_rng(seed)
+    templates = page_templates()
+    paragraphs = [p for source in source_paragraphs() for p in source]
+    paragraph = re.compile(rb"(<p(?:\s[^>]*)?>)(.*?)(</p>)", re.S | re.I)
+    night = raw / NIGHT
+    shutil.rmtree(night, ignore_errors=True)
+    night.mkdir(parents=True)
+    fetches: list = []
+    html_bytes = 0
+    for i in range(count):
+        url, template = templates[i % len(templates)]
+
+        def replace(match: re.Match) -> bytes:
+            text = paragraphs[int(rng.integers(0, len(paragraphs)))]
+            return match.group(1) + html.escape(text, quote=False).encode("ascii", "xmlcharrefreplace") + match.group(3)
+
+        page = paragraph.sub(replace, template)
+        html_bytes += len(page)
+        if i % 2 == 0:
+            (night / f"page-{i:06d}.html.gz").write_bytes(gzip.compress(page, mtime=0))
+        else:
+            fetches.append(Fetched(f"{url}#copy-{i}", page))
+            if len(fetches) == PAGES_PER_WARC:
+                write_warc(night / f"crawl-{i:06d}.warc.gz", fetches)
+                fetches = []
+    if fetches:
+        write_warc(night / f"crawl-{count:06d}.warc.gz", fetches)
+    on_disk = sum(p.stat().st_size for p in night.iterdir())
+    return {"planted": {}, "megabytes": html_bytes / 1e6, "on_disk_megabytes": round(on_disk / 1e6, 2)}
+
+
+def hand_written_pages(raw: Path, count: int) -> dict:
+    """trafilatura.extract (its defaults), ftfy.fix_text, MinHash per shingle and MinHashLSH,
+    on the first ``count`` page files."""
+    import re
+
+    import ftfy
+    import trafilatura
+    from datasketch import MinHash, MinHashLSH
+
+    pages = [gzip.decompress(path.read_bytes()) for path in sorted((raw / NIGHT).glob("page-*.html.gz"))[:count]]
+    megabytes = sum(len(page) for page in pages) / 1e6
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    trafilatura.extract(pages[0])  # imports
+    started = time.perf_counter()
+    for i, page in enumerate(pages):
+        fixed = ftfy.fix_text(trafilatura.extract(page) or "")
+        words = re.findall(r"\w+", fixed.lower())
+        minhash = MinHash(num_perm=128)
+        for k in range(max(1, len(words) - 4)):
+            minhash.update(" ".join(words[k : k + 5]).encode("utf-8"))
+        lsh.query(minhash)
+        lsh.insert(str(i), minhash)
+    seconds = time.perf_counter() - started
+    return {"articles": len(pages), "megabytes": round(megabytes, 3), "seconds": round(seconds, 2),
+            "articles_per_s": round(len(pages) / seconds, 1), "mb_per_s": round(megabytes / seconds, 3)}
 
 
 def _dump(article: dict) -> str:
@@ -236,12 +328,16 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1, help="processes per task for the CPU-bound stages")
     parser.add_argument("--no-hand", action="store_true", help="skip the hand-written pipeline")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the night; the median one is reported")
+    parser.add_argument("--pages", type=int, metavar="N", help="a night of N HTML pages (files and WARC) instead")
     parser.add_argument("--side-by-side", type=int, metavar="N",
                         help="measure the machine: N one-worker nights at once against one alone")
     args = parser.parse_args()
-    work = RESULTS / f"pipeline-{args.articles}"
-    print(f"generating {args.articles:,} articles in {work / 'raw' / NIGHT}", flush=True)
-    night = generate(work / "raw", args.articles)
+    if args.pages:
+        args.articles = args.pages
+    kind = "pages" if args.pages else "articles"
+    work = RESULTS / f"pipeline-{kind}-{args.articles}" if args.pages else RESULTS / f"pipeline-{args.articles}"
+    print(f"generating {args.articles:,} {kind} in {work / 'raw' / NIGHT}", flush=True)
+    night = (generate_pages if args.pages else generate)(work / "raw", args.articles)
     print(f"  {night['megabytes']:.1f} MB, {len(night['planted'])} planted duplicates", flush=True)
     if args.side_by_side:
         shared = side_by_side(work, args.side_by_side, args.repeat)
@@ -264,7 +360,8 @@ def main() -> int:
             runs[workers].append((measured, report, score_planted(work / "out", night["planted"])))
         if not args.no_hand:
             # The hand-written pipeline after each round of nights, for the same reason.
-            hands.append(hand_written(work / "raw", HAND_SLICE))
+            hands.append(hand_written_pages(work / "raw", HAND_SLICE // 4) if args.pages
+                         else hand_written(work / "raw", HAND_SLICE))
     hand = None
     if hands:
         hand = sorted(hands, key=lambda run: run["seconds"])[len(hands) // 2]
@@ -277,7 +374,8 @@ def main() -> int:
             first = results
         else:
             results[f"vs_{first['workers']}_workers"] = round(first["seconds"] / results["seconds"], 2)
-        print_results(results, save(f"pipeline-{args.articles}-w{workers}-p{args.processes}", results))
+        name = f"pipeline-{kind + '-' if args.pages else ''}{args.articles}-w{workers}-p{args.processes}"
+        print_results(results, save(name, results))
     return 0
 
 
@@ -300,6 +398,13 @@ def summarise(args: argparse.Namespace, night: dict, workers: int, runs: list, h
         "duplicates": dedup,
         "articles_out": report["articles_out"],
     }
+    if args.pages:
+        results["pages"] = report["pages"]
+        results["pages_per_s"] = round(report["pages"] / measured["seconds"], 1)
+        results["on_disk_megabytes"] = night["on_disk_megabytes"]
+        stage_total = sum(report["seconds"].values()) - report["seconds"].get("extract", 0)
+        results["extract_share"] = round(report["seconds"].get("extract", 0) / stage_total, 3)
+        results["rejected"] = report["rejected"]
     if hand is not None:
         results["hand_written"] = hand
         results["speedup_vs_hand_written"] = round(results["mb_per_s"] / hand["mb_per_s"], 1)
@@ -312,6 +417,9 @@ def print_results(results: dict, path: Path) -> None:
           f"processes {results['processes']}")
     print(f"total:   {results['seconds']} s (median of {results['runs_seconds']}), {results['articles_per_s']} "
           f"articles/s, {results['mb_per_s']} MB/s, peak {results['peak_rss_mb']} MB")
+    if "pages" in results:
+        print(f"pages:   {results['pages']:,} ({results['on_disk_megabytes']} MB on disk), {results['pages_per_s']} pages/s, "
+              f"extraction {results['extract_share']:.0%} of the stages' seconds, {results['rejected']} rejected")
     print("stages:  " + ", ".join(f"{k} {v} s" for k, v in results["stage_seconds"].items()))
     print(f"tasks:   {timeline['before_first_task']} s before the first; "
           + ", ".join(f"{k} running {v} s" for k, v in timeline["tasks_running"].items()))

@@ -127,6 +127,8 @@ def test_rule_set_lists_for_each_word_count_the_rules_that_reach_it():
         ("[[rules]]\nname = 'caption'\ncomment = 'c'\npattern = 'y'\n", "built-in rules' names"),
         ("[classifier]\nreech = 3\n", "unknown settings"),
         ("[[sites]]\nmatch = 'example.com'\ncomment = 'c'\n", "needs match"),
+        ("[html]\nfavor_precision = 'yes'\n", r"\[html\]: favor_precision = 'yes': must be true or false"),
+        ("[html]\nfavor_recall = true\n", r"\[html\]: favor_precision and favor_recall: at most one"),
     ],
 )
 def test_a_wrong_rules_file_is_a_clear_error_naming_it(tmp_path, text, message):

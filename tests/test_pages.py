@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from bench.evaluation import score_texts
+from bench.language import KNOWN_MISSES, PERSON_CAN_TELL
 from bench.warcs import Fetched, chunked, gzipped, write_warc
 from pipeline.clean.rules import HtmlSettings
 from pipeline.language import SAMPLE_CHARS, Identifier
@@ -278,57 +279,6 @@ def test_varieties_count_as_their_language():
     assert Identifier.shared().classify("رسالة", macro=False)[0] == "arz"
     assert Identifier.shared().classify("رسالة")[0] == "ar"
     assert "arz" not in Identifier.shared().labels and "ar" in Identifier.shared().labels
-
-
-# The mojibake cases whose language a person can tell (a sentence, or a script of one
-# language), by their label; each is repaired as the pipeline repairs it, then identified.
-PERSON_CAN_TELL = {
-    "in-the-wild": {
-        "UTF-8 / MacRoman mix-up about smurfs": "fr", "UTF-8 / Windows-1251 Russian mixup about futbol": "ru",
-        "Latin-1 / Windows-1252 mixup in German": "de",
-        "Latin-1 / Windows-1252 mixup of the replacement character": "en",
-        "Latin-1 / Windows-1252 mixup in Turkish": "tr", "Latin-1 / Windows-1252 mixup in German (issue #188)": "de",
-        "Left quote is UTF-8, right quote is Latin-1, both encoded in Windows-1252": "it",
-        "UTF-8 / Windows-1252 mixed up three times": "en", "UTF-8 / Codepage 437 mixup in Russian": "ru",
-        "UTF-8 / Windows-1252 mixup in French": "fr", "UTF-8 / Windows-1250 mixup in French": "fr",
-        "UTF-8 / Windows-1252 mixup in Vietnamese": "vi", "lossy UTF-8 / Windows-1250 mixup in Spanish": "es",
-        "UTF-8 / sloppy Windows-1250 mixup in English": "en", "UTF-8 / ISO-8859-2 mixup in Czech": "cs",
-        "UTF-8 / Windows-1252 mixup in mixed French and Arabic": "fr",
-        "UTF-8 / sloppy Windows-1250 mixup in Romanian": "ro", "UTF-8 / Windows-1250 mixup in Slovak": "sk",
-        "UTF-8 / Windows-1252 mixup in Spanish": "es",
-        "UTF-8 / Windows-1252 followed by UTF-8 / Windows-1251": "en",
-        "Inconsistent UTF-8 / Latin-1 mojibake": "en", "Inconsistent mojibake in Portuguese": "pt",
-        "Handle Afrikaans 'n character": "af", "Handle Croatian single-codepoint digraphs": "hr",
-        "French example containing non-breaking spaces": "fr",
-        "English example in UTF-8 / Windows-1251 with a ligature": "en",
-        "'à' remains its own word, even if spaces after it get coalesced into one": "fr",
-        "Fix 'à' in inconsistent mojibake": "fr",
-        "The Portuguese word 'às' does not become 'à s' due to the French fix": "pt",
-        "This is why we require a space after the 's' in 'às'": "fr",
-        "We can fix 'à' in windows-1251 sometimes as well": "fr",
-        "'Ã quele' is the Portuguese word 'àquele', not 'à quele'": "pt",
-        "A complex, lossy pile-up of mojibake in Portuguese": "pt",
-        "UTF-8 / Windows-1252 mixup in Gaelic involving non-breaking spaces": "gd",
-        "Three layers of UTF-8 / MacRoman mixup in French": "fr", "UTF-8 / MacRoman mixup in French": "fr",
-        "Latvian UTF-8 / Windows-1257 mojibake": "lv", "Latvian UTF-8 / MacRoman mojibake": "lv",
-        "Lithuanian UTF-8 / Windows-1257 mojibake": "lt", "Lithuanian UTF-8 / Windows-1250 mojibake": "lt",
-        "Hebrew UTF-8 / Windows-1252 mojibake": "he",
-    },
-    "synthetic": {
-        "Synthetic: Hebrew UTF-8 / Windows-1250 mojibake": "he", "Synthetic: Hebrew UTF-8 / MacRoman mojibake": "he",
-        "Synthetic: Arabic UTF-8 / Windows-1252 mojibake": "ar", "Synthetic: Arabic UTF-8 / Windows-1250 mojibake": "ar",
-        "Synthetic: Arabic UTF-8 / MacRoman mojibake": "ar",
-        "Synthetic, negative: Be careful around curly apostrophes": "en",
-    },
-    "language-names": {
-        "Messy language names: Greek": "el", "Messy language names: Hebrew": "he",
-        "Messy language names: Tamil": "ta", "Messy language names: Thai": "th",
-        "Messy language names: Korean": "ko", "Messy language names: Vietnamese": "vi",
-    },
-}
-# Where the model and a person disagree: Spanish with its accented capital lost to
-# U+FFFD reads as Aragonese.
-KNOWN_MISSES = {"lossy UTF-8 / Windows-1250 mixup in Spanish": "an"}
 
 
 def test_the_language_of_repaired_mojibake_is_right_where_a_person_can_tell(corpora):

@@ -232,14 +232,28 @@ def clean_lines(
 
 
 def _sample(lines: Sequence[str]) -> str:
-    """The first lines, up to what the identifier reads (``language.SAMPLE_CHARS``)."""
-    out, size = [], 0
-    for line in lines:
-        out.append(line)
-        size += len(line) + 1
+    """What the identifier reads of an article (``language.SAMPLE_CHARS``): its longest
+    lines, in their order. An article's sentences are its long lines; a page's menus,
+    widgets and template filler are short ones, often in another language.
+
+    >>> len(_sample(["Home"] + ["Le conseil municipal a voté le budget mardi."] * 30 + ["Login"]))
+    1034
+    >>> _sample(["Home"] + ["Le conseil municipal a voté le budget mardi."] * 30 + ["Login"])[:9]
+    'Le consei'
+    """
+    ranked = sorted(range(len(lines)), key=lambda i: (-len(lines[i]), i))
+    chosen, size = [], 0
+    for i in ranked:
+        chosen.append(i)
+        size += min(len(lines[i]), _SAMPLE_LINE) + 1
         if size >= SAMPLE_CHARS:
             break
-    return "\n".join(out)
+    return "\n".join(lines[i][:_SAMPLE_LINE] for i in sorted(chosen))
+
+
+# Characters of one line in the sample at most: a few paragraphs decide, not one long
+# list of names.
+_SAMPLE_LINE = SAMPLE_CHARS // 4
 
 
 def clean_article(

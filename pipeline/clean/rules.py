@@ -112,8 +112,16 @@ class HtmlSettings:
     """trafilatura's settings for HTML pages (see the rules file's [html] for why)."""
 
     favor_precision: bool = True
+    favor_recall: bool = False
     include_tables: bool = True
     include_comments: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not isinstance(getattr(self, f.name), bool):
+                raise RulesError(f"{f.name} = {getattr(self, f.name)!r}: must be true or false")
+        if self.favor_precision and self.favor_recall:
+            raise RulesError("favor_precision and favor_recall: at most one of them can be true")
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,10 @@ def _section(data: dict[str, Any], cls: type, where: str):
     unknown = set(data) - known
     if unknown:
         raise RulesError(f"{where}: unknown settings {sorted(unknown)}")
-    return cls(**data)
+    try:
+        return cls(**data)
+    except RulesError as error:
+        raise RulesError(f"{where}: {error}") from error
 
 
 def load_rules(path: Path | str | None = None) -> BoilerplateConfig:

@@ -212,6 +212,7 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
         url=page.url,
         with_metadata=True,
         favor_precision=settings.favor_precision,
+        favor_recall=settings.favor_recall,
         include_tables=settings.include_tables,
         include_comments=settings.include_comments,
         include_images=False,
