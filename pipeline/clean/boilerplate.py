@@ -253,7 +253,7 @@ def _sample(lines: Sequence[str]) -> str:
 
 # Characters of one line in the sample at most: a few paragraphs decide, not one long
 # list of names.
-_SAMPLE_LINE = SAMPLE_CHARS // 4
+_SAMPLE_LINE = 250
 
 
 def clean_article(
