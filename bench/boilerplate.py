@@ -52,7 +52,9 @@ def clean_direct(pages: list[dict], field: str, config: BoilerplateConfig, min_w
         result = readers.read_file(Path(folder), "pages.jsonl", NIGHT)
     articles = [encoding.repair_article(a) for a in result.articles]
     counts = sitelines.count_sites((a.url, a.source["file"], a.text) for a in articles)
-    context = CleanContext(config, counts.boilerplate(config.site_lines), min_words)
+    # As CleanFile reads them: the lines' keys as numbers (line_hash), not hex.
+    boilerplate = {site: {int(key, 16) for key in keys} for site, keys in counts.boilerplate(config.site_lines).items()}
+    context = CleanContext(config, boilerplate, min_words)
     out = {p["id"]: "" for p in pages}
     for article in articles:
         article, _, rejection = clean_article(article, context)

@@ -18,12 +18,6 @@ least 95 % of the must-keep segments in training. The held-out figure is that
 combination's on the pages left out, printed beside the shipped settings' figure on the
 same pages: the held-out figure is the figure, never the training one. Results go to
 bench/results/crossval.json.
-
-Known difference: these stage functions (as ``bench.boilerplate --direct``) find fewer
-lines a site repeats than the Luigi chain on ``cleanportaleval`` (F1 0.876 here, 0.932
-through the chain, with the shipped settings; the other sets agree, to one must-keep
-segment), so the figures compare within this tool; the chain's (``bench.boilerplate``)
-are the ones to report.
 """
 
 from __future__ import annotations
