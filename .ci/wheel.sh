@@ -13,7 +13,7 @@ python -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$work"/dist/*.whl
 
 mkdir -p "$work/elsewhere/raw"
-cp -r "$project/samples/2026-11-27" "$work/elsewhere/raw/"
+cp -r "$project/samples/2026-11-27" "$project/samples/2026-11-28" "$work/elsewhere/raw/"
 cd "$work/elsewhere"
 night() {
     "$work/venv/bin/luigi" --module pipeline.tasks CleanCorpus --local-scheduler \
@@ -32,8 +32,13 @@ expect() {
 expect 0 --date 2026-11-27
 grep -q "night 2026-11-27: 11 articles in, 9 out" "$work/log"
 test -s out/2026-11-27/articles.jsonl -a -s out/2026-11-27/report.html -a -s state/history/MANIFEST.json
+# The night of pages (HTML, a WARC crawl, JSONL html records): trafilatura and the
+# language model from the wheel's dependencies, the model's cache in a fresh home.
+HOME="$work/home" XDG_CACHE_HOME= NEWSCLEAN_CACHE_DIR= expect 0 --date 2026-11-28
+grep -q "night 2026-11-28: 6 articles in, 5 out" "$work/log"
+test -d "$work/home/.cache/newsclean"
 expect 3 --date 2026-11-01
 echo "a file where the output folder should be" > blocked
 expect 4 --date 2026-11-27 --pipeline-out-dir blocked
 expect 9 --date 2026-11-27 --pipeline-threshold 80
-echo "wheel check: installed from the wheel, run from $work/elsewhere: exit codes 0, 3, 4, 9 as documented"
+echo "wheel check: installed from the wheel, run from $work/elsewhere: a night of text and one of pages; exit codes 0, 3, 4, 9 as documented"
