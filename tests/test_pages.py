@@ -12,6 +12,8 @@ from pathlib import Path
 import lxml.etree
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.evaluation import score_texts
 from bench.language import KNOWN_MISSES, PERSON_CAN_TELL
@@ -19,7 +21,7 @@ from bench.warcs import Fetched, chunked, gzipped, write_warc
 from pipeline.clean.rules import HtmlSettings
 from pipeline.language import SAMPLE_CHARS, Identifier
 from pipeline.read.charset import decode_page, web_codec
-from pipeline.read.html import _PARSER, Page, extract, visible_blocks
+from pipeline.read.html import _PARSER, Page, WholeBlocks, extract, visible_blocks
 from pipeline.read.readers import read_file
 from pipeline.read.warc import WarcCounts
 from pipeline.repair import repair
@@ -137,6 +139,25 @@ def test_every_visible_block_is_either_kept_or_accounted_for():
     kept = " ".join([article.title, article.text.replace("\n", " "), *article.captions])
     for _, _, block in visible_blocks(lxml.etree.fromstring(PAGE.decode(), _PARSER)):
         assert block in kept or block in [r["text"] for r in extracted.removed]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", "b", "ab", "a.", "B"]), max_size=30),
+       blocks=st.lists(st.lists(st.sampled_from(["a", "b", "ab", "a.", "B"]), max_size=4), max_size=12))
+def test_whole_blocks_are_found_as_a_substring_search_finds_them(text, blocks):
+    text, blocks = " ".join(text), [" ".join(block) for block in blocks]
+    assert WholeBlocks(text).found(blocks) == [f" {block} " in f" {text} " for block in blocks]
+
+
+def test_a_page_too_complex_to_account_for_is_rejected_not_left_running(monkeypatch):
+    monkeypatch.setattr(WholeBlocks, "WORK", 1000)
+    # Forty blocks, each of words found everywhere in the text: each is looked for at
+    # hundreds of places.
+    html = "<html><body><article>" + "".join(f"<p>{'the fox ran by the river. ' * (5 + i)}</p>" for i in range(40))
+    extracted = extract(Page(file="busy.html", index=0, date="2026-11-27", html=html + "</article></body></html>"),
+                        HtmlSettings())
+    assert extracted.article is None
+    assert extracted.rejection.reason == "page too complex to account for what extraction left out (40 blocks)"
 
 
 @pytest.mark.parametrize("name, html, reason", [
