@@ -23,6 +23,8 @@ from pipeline.records import Rejection
 SUFFIXES = tuple(kind + gz for kind in (".txt", ".jsonl", ".html", ".htm", ".warc") for gz in ("", ".gz"))
 # Bytes read from a file at a time.
 READ_BLOCK = 1 << 20
+# Decompressed bytes a gzip block gives at most at a time.
+OUT_BLOCK = 4 << 20
 FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
               stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
 
@@ -154,7 +156,8 @@ class GzipBlocks:
                     self.damage = "truncated gzip data (file ends mid-stream)"
                 return
             try:
-                out = stream.decompress(block)
+                # At most OUT_BLOCK bytes out of each call: 1 MB of gzip can hold 1 GB.
+                out = stream.decompress(block, OUT_BLOCK)
             except zlib.error as error:
                 self.damage = f"damaged gzip data: {error}"
                 return
@@ -166,6 +169,8 @@ class GzipBlocks:
                 pending = stream.unused_data
                 stream, fed = zlib.decompressobj(16 + zlib.MAX_WBITS), False
                 self.members.append((self.offset - len(pending), self.recovered))
+            else:
+                pending = stream.unconsumed_tail  # the input that output did not fit
 
 
 def gunzip(data: bytes) -> tuple[bytes, str | None]:
