@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 
+import pytest
+
 from pipeline.read.files import gunzip, list_night
 from pipeline.read.readers import read_file
 
@@ -120,3 +122,66 @@ def test_output_line_refuses_a_line_that_is_not_an_article_record():
         Article.output_line(b'{"id":"a","text":"x"}\n')
     with pytest.raises(ValueError, match="not an article record"):
         Article.output_line(b'{"id":"a","meta":{"text_line":1}}\n')  # only a nested one
+
+
+def _gzip_stream(pieces) -> bytes:
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join(compressor.compress(piece) for piece in pieces) + compressor.flush()
+
+
+def test_a_line_longer_than_the_limit_is_cut_and_its_record_rejected_the_rest_read(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from pipeline.read import decode
+
+    monkeypatch.setattr(decode, "MAX_LINE_BYTES", 1 << 20)
+    good = b'{"id": "a", "text": "The ferry ran again on Monday after the storm."}\n'
+    # A record of 50 MB in 50 KB of gzip, between two good ones.
+    pieces = [good, b'{"id": "huge", "text": "'] + [b"a" * (1 << 20)] * 50 + [b'"}\n', good.replace(b'"a"', b'"b"')]
+    (tmp_path / "feed.jsonl.gz").write_bytes(_gzip_stream(pieces))
+    tracemalloc.start()
+    try:
+        result = read_file(tmp_path, "feed.jsonl.gz", "2026-11-27")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [a.id for a in result.articles] == ["a", "b"]
+    assert [(r.line, r.reason) for r in result.rejections] == [(2, "line longer than 1,048,576 bytes, not read")]
+    assert [a.source["line"] for a in result.articles] == [1, 3]
+    assert peak < 40_000_000  # gzip blocks and the line's first megabyte, not 50 MB (over 100 before)
+
+
+def test_a_dump_line_longer_than_the_limit_is_kept_cut_and_said(tmp_path, monkeypatch):
+    from pipeline.read import decode
+
+    monkeypatch.setattr(decode, "MAX_LINE_BYTES", 1 << 20)
+    pieces = [b"A headline\n\n", b"x" * (3 << 20), b"\n\nThe last paragraph of the article.\n"]
+    (tmp_path / "one.txt.gz").write_bytes(_gzip_stream(pieces))
+    result = read_file(tmp_path, "one.txt.gz", "2026-11-27")
+    (article,) = result.articles
+    assert article.text.strip().split("\n\n") == ["x" * (1 << 20), "The last paragraph of the article."]
+    assert article.fixes["decoding"] == {"lines_cut": {"1048576": [3]}}
+
+
+def test_utf16_lines_longer_than_the_limit_are_cut_too(monkeypatch):
+    from pipeline.read import decode
+
+    monkeypatch.setattr(decode, "MAX_LINE_BYTES", 1 << 12)
+    data = "first\n".encode("utf-16") + ("y" * 50_000 + "\nlast\n").encode("utf-16-le")
+    decoder = decode.LineDecoder(iter([data[i : i + 1000] for i in range(0, len(data), 1000)]))
+    lines = list(decoder.lines())
+    assert lines[0] == "first" and lines[1] == "y" * (1 << 11) and lines[2:] == ["last", ""]
+    assert decoder.cut == {2}
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 1023, 1024, 1025, 3000, 100_000])
+def test_long_lines_are_cut_the_same_whatever_the_blocks(size, monkeypatch):
+    from pipeline.read import decode
+
+    monkeypatch.setattr(decode, "MAX_LINE_BYTES", 1 << 10)
+    data = b"A headline\n\n" + b"x" * 5000 + b"\n\nThe last paragraph.\n" + "é".encode() * 3000 + b"\r\nend"
+    decoder = decode.LineDecoder(iter([data[i : i + size] for i in range(0, len(data), size)]))
+    assert list(decoder.lines()) == ["A headline", "", "x" * 1024, "", "The last paragraph.", "é" * 512, "end"]
+    assert decoder.cut == {3, 6}

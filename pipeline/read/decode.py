@@ -149,6 +149,11 @@ def _decode_utf8_lines(data: bytes) -> tuple[str, list[int]]:
 SNIFF_BYTES = 4096
 
 
+# Bytes of one line at most (a JSONL record, a line of a dump): the rest of a longer line
+# is skipped, and the line listed in ``LineDecoder.cut``.
+MAX_LINE_BYTES = 64 << 20
+
+
 class LineDecoder:
     r"""Bytes arriving in blocks -> the lines of the text, one at a time, decoded as
     :func:`decode_bytes` decodes a whole file: so a file of any size is read with the
@@ -180,6 +185,9 @@ class LineDecoder:
             self.encoding = sniff_utf16(start) or "utf-8"
         self.legacy: set[int] = set()
         self.controls: dict[int, int] = {}
+        # Lines longer than MAX_LINE_BYTES: their first MAX_LINE_BYTES bytes are the line,
+        # the rest is skipped (a line is held whole in memory; gzip can make one of GBs).
+        self.cut: set[int] = set()
 
     def read_ahead(self, size: int) -> bytes:
         """The first ``size`` bytes (fewer at the end of the data), read ahead of the lines."""
@@ -214,6 +222,9 @@ class LineDecoder:
         removed = sum(c for n, c in self.controls.items() if first <= n <= last) if self.controls else 0
         if removed:
             out["controls_removed"] = removed
+        cut = sorted(n for n in self.cut if first <= n <= last) if self.cut else []
+        if cut:
+            out["lines_cut"] = {str(MAX_LINE_BYTES): cut}
         return out
 
     def forget(self, before: int) -> None:
@@ -222,6 +233,8 @@ class LineDecoder:
             self.legacy = {n for n in self.legacy if n >= before}
         if self.controls:
             self.controls = {n: c for n, c in self.controls.items() if n >= before}
+        if self.cut:
+            self.cut = {n for n in self.cut if n >= before}
 
     def lines(self) -> Iterator[str]:
         return self._utf8_lines() if self.encoding == "utf-8" else self._other_lines()
@@ -240,13 +253,29 @@ class LineDecoder:
         """Lines of UTF-8 text; most blocks decode whole and split at once."""
         number = 0
         parts: list[bytes] = []
+        held = 0  # bytes in parts: the start of a line whose end has not come
         for block in self._all_blocks():
             cut = block.rfind(b"\n")
             if cut < 0:
+                if held + len(block) > MAX_LINE_BYTES:  # keep the line's start, skip the rest
+                    block = block[: max(0, MAX_LINE_BYTES - held)]
+                    self.cut.add(number + 1)
                 parts.append(block)
+                held += len(block)
                 continue
+            if number + 1 in self.cut:  # the cut line ends in this block: its start is held
+                first = block.find(b"\n")
+                lines = self._clean(self._decode_line(b"".join(parts), number), number)
+                number += len(lines)
+                yield from lines
+                block, cut = block[first + 1 :], cut - first - 1
+                parts, held = [], 0
+                if cut < 0:
+                    parts, held = [block], len(block)
+                    continue
             data = b"".join(parts) + block[:cut] if parts else block[:cut]
             parts = [block[cut + 1 :]]
+            held = len(parts[0])
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
@@ -256,14 +285,23 @@ class LineDecoder:
                 # UTF-8 writes these characters as these very bytes: most blocks have none.
                 if len(data.translate(None, _CONTROL_BYTES)) != len(data):
                     lines = self._clean(lines, number)
-                number += len(lines)
-                yield from lines
-                continue
-            for raw in data.split(b"\n"):
-                lines = self._clean(self._decode_line(raw[:-1] if raw.endswith(b"\r") else raw, number), number)
-                number += len(lines)
-                yield from lines
+            else:
+                lines = []
+                for raw in data.split(b"\n"):
+                    lines += self._clean(self._decode_line(raw[:-1] if raw.endswith(b"\r") else raw,
+                                                          number + len(lines)), number + len(lines))
+            if len(data) > MAX_LINE_BYTES:  # a block longer than a line may be (not with the defaults)
+                self._cap(lines, number, MAX_LINE_BYTES)
+            number += len(lines)
+            yield from lines
         yield from self._clean(self._decode_line(b"".join(parts), number), number)  # after the last line feed
+
+    def _cap(self, lines: list[str], number: int, limit: int, chars: bool = False) -> None:
+        """Lines (numbered from ``number`` + 1) cut to ``limit`` bytes of UTF-8, or characters."""
+        for k, line in enumerate(lines):
+            if len(line) > limit or (not chars and len(line) * 4 > limit and len(line.encode()) > limit):
+                lines[k] = line[:limit] if chars else line.encode()[:limit].decode("utf-8", "ignore")
+                self.cut.add(number + k + 1)
 
     def _decode_line(self, raw: bytes, number: int) -> list[str]:
         """A line feed's line, split at lone carriage returns, decoded (lines ``number`` + 1 on)."""
@@ -281,16 +319,23 @@ class LineDecoder:
         encoding explains them, and a str cannot hold them for the next stage)."""
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
         rest, number = "", 0
+        limit = MAX_LINE_BYTES // 2  # characters: two bytes or more each
         for block in self._all_blocks():
             text = rest + decoder.decode(block)
             # A carriage return at the end may be the first half of \r\n: wait for more.
             keep = len(text) - 1 if text.endswith("\r") else len(text)
             *lines, rest = _LINE_END_RE.sub("\n", text[:keep]).split("\n")
             rest += text[keep:]
+            if len(rest) > limit:  # keep the line's start, skip the rest
+                rest = rest[:limit]
+                self.cut.add(number + len(lines) + 1)
+            self._cap(lines, number, limit, chars=True)
             lines = self._clean(lines, number)
             number += len(lines)
             yield from lines
-        yield from self._clean(_LINE_END_RE.sub("\n", rest + decoder.decode(b"", final=True)).split("\n"), number)
+        lines = _LINE_END_RE.sub("\n", rest + decoder.decode(b"", final=True)).split("\n")
+        self._cap(lines, number, limit, chars=True)
+        yield from self._clean(lines, number)
 
     def control_share(self, sample: bytes) -> float:
         """The share of invisible control characters in the first bytes (a binary file

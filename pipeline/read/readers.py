@@ -25,6 +25,7 @@ from typing import Callable, Iterator, Sequence
 
 import orjson
 
+from pipeline.read import decode
 from pipeline.read.decode import LineDecoder
 from pipeline.read.files import GzipBlocks, NotRegularFile, open_raw, read_blocks
 from pipeline.read.html import Page
@@ -196,6 +197,8 @@ def _jsonl_article(line: str, number: int, index: int, rel: str, date: str,
     def reject(reason: str, record_id: str | None = None) -> Rejection:
         return Rejection(rel, reason, STAGE, line=number, id=record_id, excerpt=excerpt(line))
 
+    if number in decoder.cut:
+        return reject(f"line longer than {decode.MAX_LINE_BYTES:,} bytes, not read")
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as error:
