@@ -14,7 +14,7 @@ site lines, clean; no Luigi). The folds:
 The combination that chooses is the best mean figure on the training pages (each set's
 word-4-gram F1 against its gold; for ``trafilatura_eval_en``, the mean of the share of
 must-keep segments kept and of must-drop segments removed), among those that keep at
-least 95 % of the must-keep segments in training. The held-out figure is that
+least 96 % of the must-keep segments in training (the target of issue 19). The held-out figure is that
 combination's on the pages left out, printed beside the shipped settings' figure on the
 same pages: the held-out figure is the figure, never the training one. Results go to
 bench/results/crossval.json.
@@ -35,7 +35,7 @@ from pipeline.clean.rules import load_rules
 
 GOLD_SETS = ("scrapinghub_aeb", "cleanportaleval", "cleaneval_dev")
 SEGMENTS = "trafilatura_eval_en"
-MIN_KEPT = 0.95
+MIN_KEPT = 0.96
 
 
 def page_rows(pages_by_set: dict[str, list[dict]], config) -> dict[str, dict[str, tuple[int, ...]]]:

@@ -389,3 +389,58 @@ def test_word_count_is_the_regex_count(text):
     assert word_count(text) == count
     assert [word_count(text, limit) for limit in range(4)] == [min(count, limit + 1) for limit in range(4)]
     assert [has_more_words(text, limit) for limit in range(4)] == [count > limit for limit in range(4)]
+
+
+# --- the classifier's structure: sentence ends, the headline, repeated lines ---------------------
+
+
+@pytest.mark.parametrize("line, ends", [
+    ("Lenexa company hopes to bring HIV treatment to market [Kansas City]", False),
+    ("Full article US cinema gunman 'had violent past'", False),
+    ("The council met on Tuesday (Reuters).", True),
+    ("\"We will build it,\" she said.", True),
+    ("Here are some of the highlights:", True),
+    ("会议于周二举行。", True),
+])
+def test_a_sentence_ends_with_its_punctuation_not_with_a_bracket(line, ends):
+    from pipeline.clean.lineclass import features
+
+    assert features(line, frozenset()).sentence_end is ends
+
+
+PAGE_WITH_TITLE = [
+    "Valley council backs new footbridge | The Valley Post",
+    "Home", "News", "Sport", "Weather", "Subscribe",
+    "Valley council backs new footbridge",
+    "By Mara Ellison",
+    "Councillors in Varnley voted by nine to two on Thursday evening to build a footbridge over the "
+    "river, linking the station to the market square for the first time since the old bridge was closed.",
+    "The bridge will cost the town about four million pounds, most of it from a regional fund, and "
+    "work is to start in the spring if the planning inspector agrees with the council's plans.",
+    "Privacy", "Contact us",
+]
+
+
+def test_the_pages_headline_is_kept_when_it_comes_just_before_the_article():
+    import dataclasses
+
+    from pipeline.clean.lineclass import Stoplists, main_text
+
+    settings = load_rules().classifier
+    assert sorted(main_text(PAGE_WITH_TITLE, settings, Stoplists.default(), lang="en")) == [6, 8, 9]
+    off = dataclasses.replace(settings, headline_reach=0)
+    assert sorted(main_text(PAGE_WITH_TITLE, off, Stoplists.default(), lang="en")) == [8, 9]
+
+
+def test_a_line_repeating_an_earlier_one_is_no_evidence_of_the_article():
+    import dataclasses
+
+    from pipeline.clean.lineclass import Stoplists, main_text
+
+    teaser = ("Read more: the harbour wall will be rebuilt this winter, the council said after its meeting "
+              "on Thursday, and the work will take four months to finish.")
+    page = PAGE_WITH_TITLE[:10] + ["Related", teaser, "Related", teaser, "Related", teaser] + PAGE_WITH_TITLE[10:]
+    settings = dataclasses.replace(load_rules().classifier, repeated_words=6)
+    # The teaser once is a good paragraph near the article; its repeats are not.
+    assert sorted(main_text(page, settings, Stoplists.default(), lang="en")) == [6, 8, 9, 10, 11]
+    assert 15 in main_text(page, dataclasses.replace(settings, repeated_words=0), Stoplists.default(), lang="en")

@@ -29,9 +29,12 @@ from typing import Sequence
 import regex
 
 from pipeline.clean.rules import ClassifierSettings
-from pipeline.text import WORD
+from pipeline.text import WORD, squeeze_spaces
 
-_SENTENCE_END_RE = regex.compile(r"[.!?:;\"”’»)\]…。！？]\W*$")
+# A sentence ends in . ! ? : … (or their CJK forms), then maybe closing quotes or
+# brackets: "(Reuters)." and "he said." do; "... to market [Kansas City]" or a quoted
+# headline without its full stop does not.
+_SENTENCE_END_RE = regex.compile(r"[.!?:…。！？][\"”’»)\]]*\W*$")
 _SEPARATORS_RE = regex.compile(r"\s[|»›•·]\s")
 # Words counted for the punctuation bonus at most (a long line is good for its words).
 _BONUS_WORDS = 20
@@ -168,6 +171,9 @@ def main_text(
         return set()
     feats = {i: features(lines[i], stopwords) for i in indexes}
     scores = [-settings.navigation_penalty if i in removed else score(feats[i], settings) for i in indexes]
+    if settings.repeated_words:
+        _score_repeats(lines, indexes, feats, scores, settings)
+    headline = _headline(lines, indexes) if settings.headline_reach else None
     # Maximum-sum run of consecutive (non-blank) lines (Kadane).
     best_sum, best = 0.0, (0, -1)
     running, start = 0.0, 0
@@ -181,15 +187,58 @@ def main_text(
     if last < first:
         return set()
     keep = set(indexes[first : last + 1]) - removed
+    if headline is not None and 0 < first - headline <= settings.headline_reach and indexes[headline] not in removed:
+        keep.add(indexes[headline])
     # Good paragraphs close to the main text, on either side, join it.
     for direction, edge in ((-1, first), (1, last)):
         gap, k = 0, edge + direction
         while 0 <= k < len(indexes) and gap <= settings.reach:
             i = indexes[k]
-            if i not in removed and is_good_paragraph(feats[i], settings):
+            if i not in removed and is_good_paragraph(feats[i], settings) and scores[k] > 0:  # not a repeat
                 keep.add(i)
                 gap = 0
             else:
                 gap += 1
             k += direction
     return keep
+
+
+def _score_repeats(lines: Sequence[str], indexes: Sequence[int], feats: dict[int, LineFeatures],
+                   scores: list[float], settings: ClassifierSettings) -> None:
+    """A line that repeats an earlier line of the page is no evidence of the article: a
+    repeated headline, teaser or the article's whole text again in the page's metadata
+    scores as navigation when it has at least ``repeated_words`` words, at most 0 when
+    shorter (a list's "Reply" or "Ingredients" repeated inside an article)."""
+    seen: set[str] = set()
+    for k, i in enumerate(indexes):
+        key = squeeze_spaces(lines[i]).lower()
+        if key in seen:
+            if feats[i].words >= settings.repeated_words:
+                scores[k] = min(scores[k], -settings.navigation_penalty)
+            else:
+                scores[k] = min(scores[k], 0.0)
+        else:
+            seen.add(key)
+
+
+_TITLE_PARTS_RE = regex.compile(r"\s+[|\-–—»]\s+")
+
+
+def _headline(lines: Sequence[str], indexes: Sequence[int]) -> int | None:
+    """Where the page's headline is (a position in ``indexes``): a page's text starts with
+    its title ("Rain at last | The Gazette"); the headline is the first later line that
+    is the title's longest part (of 3 words or more), or holds it and little else.
+
+    >>> _headline(["Rain at last in the valley | The Gazette", "Home", "Rain at last in the valley", "It rained."], [0, 1, 2, 3])
+    2
+    """
+    parts = [part for part in _TITLE_PARTS_RE.split(squeeze_spaces(lines[indexes[0]])) if len(part.split()) >= 3]
+    if not parts:
+        return None
+    title = max(parts, key=len).lower()
+    for k in range(1, len(indexes)):
+        line = squeeze_spaces(lines[indexes[k]]).lower()
+        if line == title or (title in line and len(line) <= 1.3 * len(title)):
+            return k
+    return None
+

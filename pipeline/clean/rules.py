@@ -139,6 +139,8 @@ class ClassifierSettings:
     good_stopwords: float = 0.3
     reach: int = 10
     min_evidence: int = 1
+    repeated_words: int = 0
+    headline_reach: int = 10
 
 
 @dataclass(frozen=True)
