@@ -30,7 +30,7 @@ from collections import defaultdict
 
 from bench.boilerplate import SETS, clean_direct, load_set
 from bench.common import CORPORA, machine, save
-from bench.evaluation import segments_kept, word_ngrams
+from bench.evaluation import micro_scores, page_counts, segments_kept
 from pipeline.clean.rules import load_rules
 
 GOLD_SETS = ("scrapinghub_aeb", "cleanportaleval", "cleaneval_dev")
@@ -52,8 +52,7 @@ def page_rows(pages_by_set: dict[str, list[dict]], config) -> dict[str, dict[str
                 left, drop = segments_kept(output, page["without"])
                 rows[name][page["id"]] = (kept, keep, drop - left, drop)
             else:
-                got, want = word_ngrams(output), word_ngrams(page["gold"])
-                rows[name][page["id"]] = (sum((got & want).values()), sum(got.values()), sum(want.values()))
+                rows[name][page["id"]] = page_counts(output, page["gold"])
     return rows
 
 
@@ -61,13 +60,10 @@ def figure(name: str, rows: list[tuple[int, ...]]) -> float:
     """A set's figure over some of its pages: micro F1, or the segment set's mean share."""
     if not rows:
         return 0.0
-    totals = [sum(column) for column in zip(*rows)]
     if name == SEGMENTS:
-        kept, keep, removed, drop = totals
+        kept, keep, removed, drop = (sum(column) for column in zip(*rows))
         return ((kept / keep if keep else 1.0) + (removed / drop if drop else 1.0)) / 2
-    hit, out, gold = totals
-    precision, recall = (hit / out if out else 0.0), (hit / gold if gold else 0.0)
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return micro_scores(rows)[2]
 
 
 def kept_share(rows: list[tuple[int, ...]]) -> float:

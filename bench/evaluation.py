@@ -78,20 +78,28 @@ def word_ngrams(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
+def page_counts(output: str, gold: str, n: int = 4) -> tuple[int, int, int]:
+    """One page's word n-grams: in both, in the output, in the gold."""
+    got, want = word_ngrams(output, n), word_ngrams(gold, n)
+    return sum((got & want).values()), sum(got.values()), sum(want.values())
+
+
+def micro_scores(rows: Iterable[tuple[int, int, int]]) -> tuple[float, float, float]:
+    """Micro precision, recall and F1 over pages' :func:`page_counts` (unrounded)."""
+    hit = out = gold = 0
+    for page_hit, page_out, page_gold in rows:
+        hit, out, gold = hit + page_hit, out + page_out, gold + page_gold
+    precision = hit / out if out else 0.0
+    recall = hit / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def score_texts(pairs: Iterable[tuple[str, str]], n: int = 4) -> ShingleScore:
     """Score (output, gold) text pairs, micro-averaged over all pages."""
-    true_positive = false_positive = false_negative = pages = 0
-    for output, gold in pairs:
-        got, want = word_ngrams(output, n), word_ngrams(gold, n)
-        overlap = sum((got & want).values())
-        true_positive += overlap
-        false_positive += sum(got.values()) - overlap
-        false_negative += sum(want.values()) - overlap
-        pages += 1
-    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 0.0
-    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return ShingleScore(round(precision, 4), round(recall, 4), round(f1, 4), pages)
+    rows = [page_counts(output, gold, n) for output, gold in pairs]
+    precision, recall, f1 = micro_scores(rows)
+    return ShingleScore(round(precision, 4), round(recall, 4), round(f1, 4), len(rows))
 
 
 def segments_kept(output: str, segments: Iterable[str]) -> tuple[int, int]:

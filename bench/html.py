@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from bench.common import CORPORA, machine, save
-from bench.evaluation import word_ngrams
+from bench.evaluation import micro_scores, page_counts
 from pipeline.clean.rules import HtmlSettings
 from pipeline.read.html import Page, extract
 
@@ -50,18 +50,9 @@ def load_pages() -> list[dict]:
     return pages
 
 
-def counts(output: str, gold: str) -> tuple[int, int, int]:
-    """True positives, output 4-grams, gold 4-grams of one page."""
-    got, want = word_ngrams(output), word_ngrams(gold)
-    return sum((got & want).values()), sum(got.values()), sum(want.values())
-
-
 def f1(rows: list[tuple[int, int, int]]) -> dict:
-    """Micro precision, recall and F1 over pages' counts."""
-    hit, out, gold = (sum(column) for column in zip(*rows)) if rows else (0, 0, 0)
-    precision = hit / out if out else 0.0
-    recall = hit / gold if gold else 0.0
-    score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    """Micro precision, recall and F1 over pages' counts, rounded."""
+    precision, recall, score = micro_scores(rows)
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(score, 4)}
 
 
@@ -74,7 +65,7 @@ def run(pages: list[dict], settings: HtmlSettings) -> tuple[list[tuple[int, int,
                                  html=page["html"], url=page["url"]), settings)
         seconds += time.perf_counter() - started
         text = extracted.article.text if extracted.article else ""
-        rows.append(counts(text, page["gold"]))
+        rows.append(page_counts(text, page["gold"]))
     return rows, seconds
 
 

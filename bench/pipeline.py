@@ -193,28 +193,12 @@ def generate_pages(raw: Path, count: int, seed: int = 7) -> dict:
 def hand_written_pages(raw: Path, count: int) -> dict:
     """trafilatura.extract (its defaults), ftfy.fix_text, MinHash per shingle and MinHashLSH,
     on the first ``count`` page files."""
-    import re
-
-    import ftfy
     import trafilatura
-    from datasketch import MinHash, MinHashLSH
 
     pages = [gzip.decompress(path.read_bytes()) for path in sorted((raw / NIGHT).glob("page-*.html.gz"))[:count]]
     megabytes = sum(len(page) for page in pages) / 1e6
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
     trafilatura.extract(pages[0])  # imports
-    started = time.perf_counter()
-    for i, page in enumerate(pages):
-        fixed = ftfy.fix_text(trafilatura.extract(page) or "")
-        words = re.findall(r"\w+", fixed.lower())
-        minhash = MinHash(num_perm=128)
-        for k in range(max(1, len(words) - 4)):
-            minhash.update(" ".join(words[k : k + 5]).encode("utf-8"))
-        lsh.query(minhash)
-        lsh.insert(str(i), minhash)
-    seconds = time.perf_counter() - started
-    return {"articles": len(pages), "megabytes": round(megabytes, 3), "seconds": round(seconds, 2),
-            "articles_per_s": round(len(pages) / seconds, 1), "mb_per_s": round(megabytes / seconds, 3)}
+    return _by_hand(pages, megabytes, lambda page: trafilatura.extract(page) or "")
 
 
 def _dump(article: dict) -> str:
@@ -293,11 +277,6 @@ def score_planted(out: Path, planted: dict[str, str]) -> dict:
 
 def hand_written(raw: Path, count: int) -> dict:
     """ftfy.fix_text + MinHash.update per shingle + MinHashLSH query/insert, on the first articles."""
-    import re
-
-    import ftfy
-    from datasketch import MinHash, MinHashLSH
-
     texts = []
     for path in sorted((raw / NIGHT).glob("feed-*.jsonl")):
         for line in path.read_bytes().splitlines():
@@ -307,10 +286,21 @@ def hand_written(raw: Path, count: int) -> dict:
         if len(texts) >= count:
             break
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    return _by_hand(texts, megabytes, lambda text: text)
+
+
+def _by_hand(items: list, megabytes: float, to_text) -> dict:
+    """The hand-written pipeline on ``items`` (``to_text`` makes one a text): ftfy.fix_text,
+    datasketch MinHash.update() per 5-word shingle, MinHashLSH query + insert; timed."""
+    import re
+
+    import ftfy
+    from datasketch import MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
     started = time.perf_counter()
-    for i, text in enumerate(texts):
-        fixed = ftfy.fix_text(text)
+    for i, item in enumerate(items):
+        fixed = ftfy.fix_text(to_text(item))
         words = re.findall(r"\w+", fixed.lower())
         minhash = MinHash(num_perm=128)
         for k in range(max(1, len(words) - 4)):
@@ -318,8 +308,8 @@ def hand_written(raw: Path, count: int) -> dict:
         lsh.query(minhash)
         lsh.insert(str(i), minhash)
     seconds = time.perf_counter() - started
-    return {"articles": len(texts), "megabytes": round(megabytes, 3), "seconds": round(seconds, 2),
-            "articles_per_s": round(len(texts) / seconds, 1), "mb_per_s": round(megabytes / seconds, 3)}
+    return {"articles": len(items), "megabytes": round(megabytes, 3), "seconds": round(seconds, 2),
+            "articles_per_s": round(len(items) / seconds, 1), "mb_per_s": round(megabytes / seconds, 3)}
 
 
 def main() -> int:

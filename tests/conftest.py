@@ -52,6 +52,25 @@ def local_server(command: list[str], port: int) -> Iterator[None]:
         process.wait()
 
 
+def gzip_stream(pieces: list[bytes]) -> bytes:
+    """gzip data of the pieces, compressed as they come: a bomb of GBs is made in MBs."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join(compressor.compress(piece) for piece in pieces) + compressor.flush()
+
+
+def traced_peak(call: Any) -> tuple[Any, int]:
+    """``call()``'s result, and the most memory Python held for it (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def require(path: Path) -> Path:
     """Skip when shared data is missing (a user's fresh clone), fail when CI=true."""
     if not path.exists():

@@ -385,23 +385,13 @@ def test_the_sample_night_of_pages(tmp_path):
 
 
 def test_a_gzip_bomb_is_rejected_without_inflating_it(tmp_path):
-    import tracemalloc
-    import zlib
-
     from pipeline.read.files import OUT_BLOCK, GzipBlocks
+    from tests.conftest import gzip_stream, traced_peak
 
     # 200 MB of HTML in 200 KB of gzip (one compressed block holds 1,000 times its size).
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    parts = [compressor.compress(b"<html><body><p>")]
-    parts += [compressor.compress(b" " * (1 << 20)) for _ in range(200)]
-    parts.append(compressor.compress(b"</p></body></html>") + compressor.flush())
-    (tmp_path / "bomb.html.gz").write_bytes(b"".join(parts))
-    tracemalloc.start()
-    try:
-        result = read_file(tmp_path, "bomb.html.gz", "2026-11-27")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    pieces = [b"<html><body><p>"] + [b" " * (1 << 20)] * 200 + [b"</p></body></html>"]
+    (tmp_path / "bomb.html.gz").write_bytes(gzip_stream(pieces))
+    result, peak = traced_peak(lambda: read_file(tmp_path, "bomb.html.gz", "2026-11-27"))
     assert [r.reason for r in result.rejections] == ["page larger than 20,000,000 bytes (max_page_bytes)"]
     assert peak < 60_000_000  # the page's 20 MB and a block, not 200 MB
     with open(tmp_path / "bomb.html.gz", "rb") as handle:

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.read.files import gunzip, list_night
 from pipeline.read.readers import read_file
+from tests.conftest import gzip_stream, traced_peak
 
 NIGHT = "2026-11-27"
 
@@ -124,29 +125,15 @@ def test_output_line_refuses_a_line_that_is_not_an_article_record():
         Article.output_line(b'{"id":"a","meta":{"text_line":1}}\n')  # only a nested one
 
 
-def _gzip_stream(pieces) -> bytes:
-    import zlib
-
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return b"".join(compressor.compress(piece) for piece in pieces) + compressor.flush()
-
-
 def test_a_line_longer_than_the_limit_is_cut_and_its_record_rejected_the_rest_read(tmp_path, monkeypatch):
-    import tracemalloc
-
     from pipeline.read import decode
 
     monkeypatch.setattr(decode, "MAX_LINE_BYTES", 1 << 20)
     good = b'{"id": "a", "text": "The ferry ran again on Monday after the storm."}\n'
     # A record of 50 MB in 50 KB of gzip, between two good ones.
     pieces = [good, b'{"id": "huge", "text": "'] + [b"a" * (1 << 20)] * 50 + [b'"}\n', good.replace(b'"a"', b'"b"')]
-    (tmp_path / "feed.jsonl.gz").write_bytes(_gzip_stream(pieces))
-    tracemalloc.start()
-    try:
-        result = read_file(tmp_path, "feed.jsonl.gz", "2026-11-27")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (tmp_path / "feed.jsonl.gz").write_bytes(gzip_stream(pieces))
+    result, peak = traced_peak(lambda: read_file(tmp_path, "feed.jsonl.gz", "2026-11-27"))
     assert [a.id for a in result.articles] == ["a", "b"]
     assert [(r.line, r.reason) for r in result.rejections] == [(2, "line longer than 1,048,576 bytes, not read")]
     assert [a.source["line"] for a in result.articles] == [1, 3]
@@ -158,7 +145,7 @@ def test_a_dump_line_longer_than_the_limit_is_kept_cut_and_said(tmp_path, monkey
 
     monkeypatch.setattr(decode, "MAX_LINE_BYTES", 1 << 20)
     pieces = [b"A headline\n\n", b"x" * (3 << 20), b"\n\nThe last paragraph of the article.\n"]
-    (tmp_path / "one.txt.gz").write_bytes(_gzip_stream(pieces))
+    (tmp_path / "one.txt.gz").write_bytes(gzip_stream(pieces))
     result = read_file(tmp_path, "one.txt.gz", "2026-11-27")
     (article,) = result.articles
     assert article.text.strip().split("\n\n") == ["x" * (1 << 20), "The last paragraph of the article."]
