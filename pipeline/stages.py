@@ -322,7 +322,7 @@ def clean_chunk(records: list[dict], context: CleanContext, night: str, config: 
     for record, removals, rejection in clean_records(records, context):
         removed.extend(
             {"id": record["id"], "file": record["source"]["file"], "line": removal.line,
-             "rule": removal.rule, "text": removal.text}
+             "rule": removal.rule, "text": removal.text, **({"detail": removal.detail} if removal.detail else {})}
             for removal in removals
         )
         if rejection is None:

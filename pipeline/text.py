@@ -34,6 +34,29 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+# Scripts written without spaces between words, where one \w run is a whole phrase: a
+# Chinese or Japanese character counts as a word (a Chinese word is one or two of them),
+# and Thai, Lao, Khmer or Myanmar letters as a word every four (about their words'
+# length). Any other run of word characters is one word, as in ``words``.
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}ー\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_READING_WORD = regex.compile(
+    rf"[\p{{Han}}\p{{Hiragana}}\p{{Katakana}}ー]|[\p{{Thai}}\p{{Lao}}\p{{Khmer}}\p{{Myanmar}}]{{1,4}}|[^\W{_UNSPACED}]+"
+)
+
+
+def reading_words(text: str) -> list[str]:
+    """The words of a text as a reader counts them, for the line classifier's scores:
+    ``words``, with runs of the scripts above split as said there. Dedup and the rules
+    keep ``words``.
+
+    >>> reading_words("The council 市议会通过了预算 votes"), len(reading_words("สภาเมืองอนุมัติงบประมาณ"))
+    (['The', 'council', '市', '议', '会', '通', '过', '了', '预', '算', 'votes'], 6)
+    >>> reading_words("iPhone手机 café") == ["iPhone", "手", "机", "café"]
+    True
+    """
+    return WORD.findall(text) if text.isascii() else _READING_WORD.findall(text)
+
+
 def word_count(text: str, limit: int = -1) -> int:
     """How many words a text has. With a ``limit``, a count above it comes back as
     ``limit + 1``.
@@ -102,3 +125,13 @@ def site_of(url: str | None, file: str) -> str:
     ('example.org', 'file:wire/dump.txt')
     """
     return url_host(url) or f"file:{file}"
+
+
+def clip(text: str, width: int) -> str:
+    r"""A text on one line, at most ``width`` characters (an ellipsis says it was cut).
+
+    >>> clip("A  long\n line", 8), clip("short", 8)
+    ('A long …', 'short')
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -56,6 +56,10 @@ def test_every_rule_has_a_name_and_a_reason():
         ("dateline", "Updated: 27 November 2026 10:45 GMT", "December 31, 2004"),
         ("legal_links", "Privacy Policy", "The privacy policy of the council was criticised."),
         ("comments_header", "12 Comments", "Comments by the mayor angered residents."),
+        ("comments_header", "34 responses to “Ferry terminal approved”", "Responses to the survey were mixed."),
+        ("comments_header", "[ 167 comments ]", "Readers left 167 comments under the story."),
+        ("comment_byline", "Jane Roe on May 2, 2026 at 4:47 pm said:", "The minister says:"),
+        ("comment_byline", "harbourfan77 says:", "The mayor said on Tuesday at 4:30 pm that work would start."),
         ("photo_credit", "Photo: Reuters", "The photo was taken by a passer-by on Monday."),
     ],
 )
@@ -129,6 +133,8 @@ def test_rule_set_lists_for_each_word_count_the_rules_that_reach_it():
         ("[[sites]]\nmatch = 'example.com'\ncomment = 'c'\n", "needs match"),
         ("[html]\nfavor_precision = 'yes'\n", r"\[html\]: favor_precision = 'yes': must be true or false"),
         ("[html]\nfavor_recall = true\n", r"\[html\]: favor_precision and favor_recall: at most one"),
+        ("[[rules]]\nname = 'x'\ncomment = 'c'\npattern = 'y'\nbarrier = 'yes'\n", "barrier must be true or false"),
+        ("[classifier]\necho_share = 90\n", r"\[classifier\]: echo_share = 90: must be between 0 and 1"),
     ],
 )
 def test_a_wrong_rules_file_is_a_clear_error_naming_it(tmp_path, text, message):
@@ -443,4 +449,162 @@ def test_a_line_repeating_an_earlier_one_is_no_evidence_of_the_article():
     settings = dataclasses.replace(load_rules().classifier, repeated_words=6)
     # The teaser once is a good paragraph near the article; its repeats are not.
     assert sorted(main_text(page, settings, Stoplists.default(), lang="en")) == [6, 8, 9, 10, 11]
-    assert 15 in main_text(page, dataclasses.replace(settings, repeated_words=0), Stoplists.default(), lang="en")
+    off = dataclasses.replace(settings, repeated_words=0, echo_share=0)  # and echoes (below) off
+    assert 15 in main_text(page, off, Stoplists.default(), lang="en")
+
+
+# --- the classifier's structure: echoes, barriers, comments, tables, unspaced scripts ------
+
+TEASERS = [
+    "Harbour wall to be rebuilt this winter",
+    "Work on the old harbour wall will take four months and cost about two million pounds.",
+    "2h ago",
+    "New bus routes for the valley towns",
+    "Three new bus routes will link the valley towns with the station from January, the transport board said.",
+    "5h ago",
+    "Library opens on Sundays from next month",
+    "The town library will open on Sunday afternoons from December after a vote of the council on Tuesday.",
+    "9h ago",
+]
+
+
+def test_the_article_again_in_the_pages_metadata_is_dropped():
+    # A page's JSON-LD printed as text: the headline twice, then all the paragraphs in one line.
+    page = PAGE_WITH_TITLE[:10] + [
+        "Share", PAGE_WITH_TITLE[6], PAGE_WITH_TITLE[6], "Mara Ellison", "2026-11-28T09:00:00+01:00",
+        " ".join(PAGE_WITH_TITLE[8:10]), "Privacy", "Contact us",
+    ]
+    kept, removed = clean(page, url="https://valley-post.example/footbridge")
+    assert kept == [PAGE_WITH_TITLE[6]] + PAGE_WITH_TITLE[8:10]
+    assert removed[16] == "outside_main_text"  # the article's second copy (line numbers from 1)
+    no_echoes = dataclasses.replace(RULES, classifier=dataclasses.replace(RULES.classifier, echo_share=0))
+    result = clean_lines(None, page, list(range(1, len(page) + 1)), CleanContext(no_echoes), None, "page.jsonl")
+    assert " ".join(PAGE_WITH_TITLE[8:10]) in result.text.split("\n")  # the article twice
+
+
+def test_a_page_opening_with_its_whole_article_in_one_line_keeps_the_paragraphs():
+    summary = " ".join(PAGE_WITH_TITLE[8:10])
+    page = PAGE_WITH_TITLE[:8] + [summary] + PAGE_WITH_TITLE[8:]
+    kept = main_text(page, RULES.classifier, Stoplists.default(), lang="en")
+    assert {8, 9, 10} <= kept  # a paragraph inside a longer earlier line is no echo
+
+
+def test_teasers_after_the_copyright_line_are_not_the_article():
+    page = PAGE_WITH_TITLE[:10] + ["© 2026 The Valley Post. All rights reserved."] + TEASERS[:3]
+    kept, removed = clean(page, url="https://valley-post.example/footbridge")
+    assert kept == [PAGE_WITH_TITLE[6]] + PAGE_WITH_TITLE[8:10]
+    assert removed[11] == "copyright" and removed[12] == removed[13] == removed[14] == "outside_main_text"
+    # Without the barrier the teaser's sentence outweighs the copyright line: the setting matters.
+    open_page = dataclasses.replace(RULES, classifier=dataclasses.replace(RULES.classifier, barrier_penalty=0))
+    result = clean_lines(None, page, list(range(1, len(page) + 1)), CleanContext(open_page), None, "page.jsonl")
+    assert TEASERS[1] in result.text.split("\n")
+
+
+COMMENTS = [
+    "3 thoughts on “Valley council backs new footbridge”",
+    "harbourfan77 says:",
+    "About time. The old bridge has been closed for years and the walk round by the road is dangerous.",
+    "Reply",
+    "Jane Roe on November 28, 2026 at 4:47 pm said:",
+    "Four million pounds for a footbridge seems a lot when the buses are so poor, but I will use it every day.",
+    "Reply",
+    "Leave a Reply",
+]
+
+
+def test_a_short_comment_after_the_article_is_not_the_article(night, capsys):
+    page = PAGE_WITH_TITLE[:10] + COMMENTS[:4] + COMMENTS[7:] + PAGE_WITH_TITLE[10:]
+    night.add("pages.jsonl", orjson.dumps({"id": "bridge-1", "url": "https://valley-post.example/footbridge",
+                                           "text": "\n".join(page)}) + b"\n")
+    assert night.run()
+    (article,) = night.records("articles.jsonl")
+    assert article["text"].split("\n") == [PAGE_WITH_TITLE[6]] + PAGE_WITH_TITLE[8:10]
+    why = {r["text"]: (r["rule"], r.get("detail")) for r in night.records("removed.jsonl")}
+    assert why[COMMENTS[0]] == ("comments_header", None) and why[COMMENTS[1]] == ("comment_byline", None)
+    assert why[COMMENTS[2]] == ("outside_main_text", 'beyond "3 thoughts on “Valley council backs new footbridge”" '
+                                                     "(comments_header), which the main text does not cross")
+    assert why[PAGE_WITH_TITLE[2]] == ("outside_main_text",  # the menu, above the subscription prompt
+                                       'beyond "Subscribe" (subscribe_prompt), which the main text does not cross')
+    # The inspector says why for each line, in the rule's or the classifier's words.
+    from pipeline.report.inspector import main as inspect
+
+    assert inspect([str(night.out), "why", "bridge-1"]) == 0
+    said = capsys.readouterr().out
+    assert "bridge-1 was kept" in said
+    assert "line 1: comments_header: Comment section headers and prompts" in said  # the record's line
+    assert 'line 1: outside_main_text: beyond "3 thoughts on' in said
+
+
+def test_cut_at_drops_the_comments_however_long():
+    more = ["Mara K on November 28, 2026 at 6:02 pm said:",
+            "I walked across the old bridge every morning for twenty years and I have missed it more than I can say, "
+            "so I am glad that the council has finally found the money to build a new one for all of us.", "Reply"]
+    page = PAGE_WITH_TITLE[:10] + COMMENTS[:7] + more + COMMENTS[7:] + PAGE_WITH_TITLE[10:]
+    kept, _ = clean(page, url="https://valley-post.example/footbridge")
+    assert COMMENTS[5] in kept  # three long comments outweigh the comments header
+    cut = dataclasses.replace(RULES, classifier=dataclasses.replace(RULES.classifier, cut_at=("comments_header",)))
+    result = clean_lines(None, page, list(range(1, len(page) + 1)), CleanContext(cut), None, "page.jsonl")
+    assert [line for line in result.text.split("\n") if line] == [PAGE_WITH_TITLE[6]] + PAGE_WITH_TITLE[8:10]
+
+
+BOX_SCORE = [
+    "Varn United 3 2 1 0 7 2 7",
+    "Kessel Rovers 3 2 0 1 5 3 6",
+    "Lakeside 3 1 1 1 4 4 4",
+    "Northgate 3 1 0 2 3 5 3",
+    "Old Harbour 3 0 2 1 2 4 2",
+    "Station Athletic 3 0 1 2 1 4 1",
+    "Millbrook 3 0 1 2 2 5 1",
+    "Westfield 3 0 0 3 0 7 0",
+]
+
+
+def test_a_table_of_figures_inside_the_article_is_kept():
+    before = ("Varn United stayed top of the regional league on Saturday after a late goal from their captain "
+              "settled a tense game against Kessel Rovers in front of a crowd of three thousand.")
+    after = "The league resumes after the winter break in the second week of February, when the leaders travel north."
+    page = ["Home", "Sport", "Results", before, *BOX_SCORE, after, "Privacy Policy", "Contact us"]
+    assert sorted(main_text(page, RULES.classifier, Stoplists.default(), lang="en")) == list(range(3, 13))
+    # The same figures with no body text after them are the page's, not the article's.
+    alone = ["Home", "Sport", before, *BOX_SCORE, "Privacy Policy", "Contact us"]
+    assert sorted(main_text(alone, RULES.classifier, Stoplists.default(), lang="en")) == [2]
+
+
+@pytest.mark.parametrize("lang, page", [
+    ("zh", ["首页", "新闻", "体育", "财经",
+            "市议会周二经过长时间的讨论，通过了新的年度预算方案，其中大部分资金将用于修复老桥和改善城市的公共交通。",
+            "市长表示，工程将在明年三月开始，预计需要一年左右的时间才能完成，在此期间老桥将继续关闭。",
+            "联系我们", "网站地图"]),
+    ("ja", ["ホーム", "ニュース", "スポーツ", "天気",
+            "市議会は火曜日、長い議論の末に新しい予算案を可決した。予算の多くは古い橋の修理に使われる。",
+            "市長によると、工事は三月に始まり、およそ一年かかる見込みだという。その間、橋は閉鎖される。",
+            "お問い合わせ", "サイトマップ"]),
+    ("th", ["หน้าแรก", "ข่าว", "กีฬา", "บันเทิง",
+            "สภาเมืองได้อนุมัติงบประมาณใหม่ในวันอังคารหลังจากการอภิปรายเป็นเวลานานเกี่ยวกับค่าซ่อมแซมสะพานเก่า",
+            "นายกเทศมนตรีกล่าวว่างานจะเริ่มในเดือนมีนาคมและจะใช้เวลาประมาณหนึ่งปี ในระหว่างนี้สะพานจะยังคงปิดอยู่",
+            "ติดต่อเรา", "แผนผังเว็บไซต์"]),
+])
+def test_pages_in_scripts_without_spaces_keep_their_text(lang, page):
+    # A run of these scripts is one \w word: the classifier counts its characters instead.
+    assert sorted(main_text(page, RULES.classifier, Stoplists.default(), lang=lang)) == [4, 5]
+
+
+def test_a_barrier_printed_after_every_item_is_no_barrier():
+    # A question and its answers, each followed by the same "Add a comment" line.
+    page = ["Why does the ferry stop at Varnley? | Harbour Questions", "Home", "Questions", "Tags",
+            "Why does the ferry stop at Varnley?",
+            "The ferry from the lake stops at Varnley twice a day, but hardly anyone gets on there. Why?",
+            "Add a comment",
+            "Because the mail for the valley is loaded there, the stop is in the contract with the post office.",
+            "Add a comment",
+            "It is also where the crew changes, since most of them live in the town.",
+            "Add a comment",
+            "The council pays for the stop, so it will stay until the new road is built.",
+            "Add a comment",
+            "Privacy Policy", "Contact us"]
+    kept, removed = clean(page, url="https://questions.example/ferry")
+    assert kept == [page[4], page[5], page[7], page[9], page[11]]
+    assert {removed[n] for n in (7, 9, 11, 13)} == {"comments_header"}
+    no_limit = dataclasses.replace(RULES, classifier=dataclasses.replace(RULES.classifier, barrier_repeats=0))
+    result = clean_lines(None, page, list(range(1, len(page) + 1)), CleanContext(no_limit), None, "page.jsonl")
+    assert page[9] not in result.text.split("\n")  # each answer alone is worth less than a barrier

@@ -22,6 +22,7 @@ attendance) are body: only the line right after a marker is a widget counter.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
@@ -33,7 +34,7 @@ from pipeline.clean.sitelines import line_hashes_of_texts
 from pipeline.language import SAMPLE_CHARS, Identifier
 from pipeline.read.segment import MARKER, is_counter
 from pipeline.records import Article, Rejection, excerpt
-from pipeline.text import has_more_words, site_of, squeeze_spaces, word_count
+from pipeline.text import clip, has_more_words, site_of, squeeze_spaces, word_count
 
 STAGE = "clean"
 
@@ -44,6 +45,7 @@ class Removal(NamedTuple):
     rule: str
     line: int | None
     text: str
+    detail: str | None = None  # the classifier's why, for outside_main_text
 
 
 @dataclass
@@ -195,6 +197,7 @@ class Ruled:
     stripped: list[str]
     has_layout: bool
     sample: str
+    barriers: set[int]  # lines dropped by a rule that marks where an article ends
 
 
 def rule_lines(
@@ -212,6 +215,7 @@ def rule_lines(
     dropped, captions = layout_rules(title, lines, rule_set.marker, stripped)
     has_layout = any(rule == "widget_marker" for rule in dropped.values())
     longest_rule = rule_set.longest
+    barriers: set[int] = set()
     for j, line in enumerate(lines):
         if j in dropped or not stripped[j]:
             continue
@@ -227,6 +231,8 @@ def rule_lines(
         for rule in rule_set.by_words[words]:  # the rules that reach a line this long
             if rule.removes(stripped[j], words, lowered):
                 dropped[j] = rule.name
+                if rule.barrier:
+                    barriers.add(j)
                 if rule.action == "caption":
                     caption = _key(line)
                     if caption not in captions:
@@ -242,7 +248,11 @@ def rule_lines(
     # The language is read from what the rules left (menus and widgets are often
     # English on any site); the classifier then uses its stop words.
     sample = _sample([line for j, line in enumerate(lines) if j not in dropped and stripped[j]])
-    return Ruled(dropped, captions, stripped, has_layout, sample)
+    most = config.classifier.barrier_repeats
+    if most and barriers:  # a line printed again and again separates repeated items
+        printed = Counter(squeeze_spaces(stripped[j]).lower() for j in barriers)
+        barriers = {j for j in barriers if printed[squeeze_spaces(stripped[j]).lower()] <= most}
+    return Ruled(dropped, captions, stripped, has_layout, sample, barriers)
 
 
 def finish_lines(
@@ -258,17 +268,46 @@ def finish_lines(
     dropped, stripped = ruled.dropped, ruled.stripped
     lang, confidence = language
     evidence = sum(1 for rule in dropped.values() if rule not in LAYOUT_RULES)
+    notes: dict[int, tuple[str, int | None]] = {}
     if not ruled.has_layout and config.classifier.enabled and evidence >= config.classifier.min_evidence:
         if context.stoplists is None:
             context.stoplists = Stoplists.default()
-        keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped), lang=lang)
+        cuts = {j for j, rule in dropped.items() if rule in config.classifier.cut_at}
+        keep = main_text(lines, config.classifier, context.stoplists, removed=set(dropped), lang=lang,
+                         barriers=ruled.barriers, cuts=cuts, notes=notes)
         for j, line in enumerate(lines):
             if stripped[j] and j not in keep and j not in dropped:
                 dropped[j] = "outside_main_text"
-    removed = [Removal(dropped[j], line_numbers[j], lines[j]) for j in sorted(dropped)]
+    details = {j: _detail(note, dropped, lines) for j, note in notes.items()}
+    removed = [Removal(dropped[j], line_numbers[j], lines[j], details.get(j)) for j in sorted(dropped)]
     body = [line for j, line in enumerate(lines) if j not in dropped]
     return Cleaned(text=join_paragraphs(body), captions=ruled.captions, removed=removed, lang=lang,
                    confidence=confidence)
+
+
+def _detail(note: tuple[str, int | None], dropped: dict[int, str], lines: Sequence[str]) -> str:
+    """A line the classifier left out, and why, in words (``removed.jsonl``'s ``detail``);
+    the lines it refers to are quoted (a JSONL record's lines all have the record's line
+    number).
+
+    >>> _detail(("beyond", 1), {1: "copyright"}, ["It rained.", "© 2026 The Valley Post"])
+    'beyond "© 2026 The Valley Post" (copyright), which the main text does not cross'
+    """
+    kind, j = note
+    quoted = '"' + clip(lines[j], _QUOTED_CHARS) + '"' if j is not None else ""
+    if kind == "echo":
+        return "repeats earlier text of the page"
+    if kind == "beyond":
+        return f"beyond {quoted} ({dropped.get(j, '?')}), which the main text does not cross"
+    if kind == "before":
+        return f"before the main text, which starts at {quoted}"
+    if kind == "after":
+        return f"after the main text, which ends at {quoted}"
+    return "no stretch of the page scores as an article's text"
+
+
+# Characters of a line quoted in a ``detail`` at most.
+_QUOTED_CHARS = 60
 
 
 def _sample(lines: Sequence[str]) -> str:

@@ -40,13 +40,17 @@ class LineRule:
     max_words: int = DEFAULT_MAX_WORDS
     action: str = "drop"
     contains: tuple[str, ...] = ()  # fast precondition: one of these (lower case) is in the line
+    # The line marks where an article ends (copyright, comments, related links): the
+    # classifier's main text reaches across it only for more than [classifier]
+    # barrier_penalty of text beyond it.
+    barrier: bool = False
 
     @classmethod
     def make(cls, data: dict[str, Any], where: str) -> "LineRule":
         missing = [key for key in ("name", "comment", "pattern") if not data.get(key)]
         if missing:
             raise RulesError(f"{where}: rule {data.get('name', '?')!r} lacks {', '.join(missing)}")
-        unknown = set(data) - {"name", "comment", "pattern", "max_words", "action", "contains"}
+        unknown = set(data) - {"name", "comment", "pattern", "max_words", "action", "contains", "barrier"}
         if unknown:
             raise RulesError(f"{where}: rule {data['name']!r} has unknown keys {sorted(unknown)}")
         action = data.get("action", "drop")
@@ -57,8 +61,12 @@ class LineRule:
         except regex.error as error:
             raise RulesError(f"{where}: rule {data['name']!r}: bad pattern: {error}") from error
         contains = tuple(word.lower() for word in data.get("contains", ()))
+        barrier = data.get("barrier", False)
+        if not isinstance(barrier, bool):
+            raise RulesError(f"{where}: rule {data['name']!r}: barrier must be true or false")
         return cls(
-            data["name"], data["comment"], pattern, int(data.get("max_words", DEFAULT_MAX_WORDS)), action, contains
+            data["name"], data["comment"], pattern, int(data.get("max_words", DEFAULT_MAX_WORDS)), action, contains,
+            barrier,
         )
 
     def matches(self, line: str, words: int | None = None, lowered: str | None = None) -> bool:
@@ -141,6 +149,25 @@ class ClassifierSettings:
     min_evidence: int = 1
     repeated_words: int = 0
     headline_reach: int = 10
+    echo_share: float = 0.9
+    echo_words: int = 8
+    barrier_penalty: float = 30.0
+    barrier_repeats: int = 2
+    cut_at: tuple[str, ...] = ()
+    join_across_barriers: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cut_at, str) or not all(isinstance(name, str) for name in self.cut_at):
+            raise RulesError(f"cut_at = {self.cut_at!r}: must be a list of rule names")
+        object.__setattr__(self, "cut_at", tuple(self.cut_at))
+        if not 0.0 <= self.echo_share <= 1.0:
+            raise RulesError(f"echo_share = {self.echo_share!r}: must be between 0 and 1 (0: off)")
+        if self.echo_words < 1:
+            raise RulesError(f"echo_words = {self.echo_words!r}: must be at least 1")
+        if self.barrier_repeats < 0:
+            raise RulesError(f"barrier_repeats = {self.barrier_repeats!r}: must be 0 or more (0: no limit)")
+        if self.barrier_penalty < 0:
+            raise RulesError(f"barrier_penalty = {self.barrier_penalty!r}: must be 0 or more (0: off)")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from typing import Any, Sequence
 from pipeline.report.nightdata import (
     Night,
     WordDiff,
-    clip,
     duplicate_groups,
     shorten_equal,
     summary,
 )
+from pipeline.text import clip
 
 MAX_GROUPS = 10
 MAX_MEMBERS = 3

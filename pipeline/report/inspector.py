@@ -20,7 +20,8 @@ from typing import Any, Sequence
 import orjson
 import regex
 
-from pipeline.report.nightdata import Night, NightNotFound, WordDiff, clip, shorten_equal, summary
+from pipeline.report.nightdata import Night, NightNotFound, WordDiff, shorten_equal, summary
+from pipeline.text import clip
 
 EQUAL_CONTEXT = 12  # words of unchanged text shown around each change
 
@@ -197,6 +198,7 @@ def print_article(data: dict[str, Any], style: Style) -> None:
 
 def explain(night: Night, article_id: str) -> dict[str, Any]:
     data = describe(night, article_id)
+    data["removed"] = explain_removals(data["removed"])
     data["outputs"] = str(night.folder.parent)  # where the kept article's night would be
     status = data["status"]
     if status["status"] in ("duplicate", "superseded"):
@@ -210,11 +212,53 @@ def explain(night: Night, article_id: str) -> dict[str, Any]:
     return data
 
 
+# What the built-in removals mean (the configured rules explain themselves: their comment).
+BUILT_IN_REASONS = {
+    "outside_main_text": "not in the stretch of lines the classifier chose as the article's text",
+    "site_repeated_line": "a line the site prints on many of its pages",
+    "widget_marker": "the dump layout's widget marker",
+    "widget_counter": "the dump layout's widget counter",
+    "caption": "a caption, moved into the article's captions",
+    "repeated_caption": "a caption printed again",
+    "repeated_headline": "the headline printed again",
+    "html_boilerplate": "a block of the page that extraction left out",
+}
+
+
+def rule_reasons() -> dict[str, str]:
+    """Each removal rule's name -> what it removes: the built-in ones, then the rules
+    file in effect (its comments)."""
+    reasons = dict(BUILT_IN_REASONS)
+    try:
+        from pipeline.clean.rules import load_rules
+        from pipeline.settings import rules_path
+
+        config = load_rules(rules_path())
+    except (OSError, ValueError):  # the night is readable without its rules file
+        return reasons
+    for rule in (*config.rules, *(r for site in config.sites for r in site.rules)):
+        reasons.setdefault(rule.name, rule.comment)
+    return reasons
+
+
+def explain_removals(removed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The removed lines of an article with why: the classifier's own words (``detail``)
+    or what the rule removes."""
+    reasons = rule_reasons()
+    return [{**r, "why": r.get("detail") or reasons.get(r["rule"], "")} for r in removed]
+
+
 def print_explanation(data: dict[str, Any], style: Style) -> None:
     status = data["status"]
     kind = status["status"]
     if kind == "kept":
         print(f"{data['id']} was kept: it is in articles.jsonl.")
+        if data["removed"]:
+            print(style(f"\n  Lines removed from it ({len(data['removed'])}), and why", "bold"))
+            for record in data["removed"]:
+                where = f"line {record['line']}" if record["line"] is not None else "a line"
+                print(f"    {where}: {record['rule']}: {record['why']}")
+                print(f"      {clip(record['text'], 100)}")
         return
     if kind == "rejected":
         print(style(f"{data['id']} was rejected", "bold"))

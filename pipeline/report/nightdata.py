@@ -207,16 +207,6 @@ def _with_ids(path: Path, ids: set[str]) -> Iterator[dict[str, Any]]:
                     yield record
 
 
-def clip(text: str, width: int) -> str:
-    r"""A text on one line, at most ``width`` characters (an ellipsis says it was cut).
-
-    >>> clip("A  long\n line", 8), clip("short", 8)
-    ('A long …', 'short')
-    """
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def shorten_equal(text: str, context: int, unit: str = "words") -> str:
     """A run of words the two sides of a diff share, its middle left out beyond
     ``context`` words at each end.
