@@ -38,10 +38,9 @@ def words(text: str) -> list[str]:
 # Chinese or Japanese character counts as a word (a Chinese word is one or two of them),
 # and Thai, Lao, Khmer or Myanmar letters as a word every four (about their words'
 # length). Any other run of word characters is one word, as in ``words``.
-_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}ー\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_READING_WORD = regex.compile(
-    rf"[\p{{Han}}\p{{Hiragana}}\p{{Katakana}}ー]|[\p{{Thai}}\p{{Lao}}\p{{Khmer}}\p{{Myanmar}}]{{1,4}}|[^\W{_UNSPACED}]+"
-)
+_ONE_A_WORD = r"\p{Han}\p{Hiragana}\p{Katakana}ー"
+_FOUR_A_WORD = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_READING_WORD = regex.compile(rf"[{_ONE_A_WORD}]|[{_FOUR_A_WORD}]{{1,4}}|[^\W{_ONE_A_WORD}{_FOUR_A_WORD}]+")
 
 
 def reading_words(text: str) -> list[str]:

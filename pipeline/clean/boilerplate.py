@@ -250,8 +250,9 @@ def rule_lines(
     sample = _sample([line for j, line in enumerate(lines) if j not in dropped and stripped[j]])
     most = config.classifier.barrier_repeats
     if most and barriers:  # a line printed again and again separates repeated items
-        printed = Counter(squeeze_spaces(stripped[j]).lower() for j in barriers)
-        barriers = {j for j in barriers if printed[squeeze_spaces(stripped[j]).lower()] <= most}
+        texts = {j: _key(stripped[j]).lower() for j in barriers}
+        printed = Counter(texts.values())
+        barriers = {j for j in barriers if printed[texts[j]] <= most}
     return Ruled(dropped, captions, stripped, has_layout, sample, barriers)
 
 

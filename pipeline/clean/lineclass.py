@@ -209,10 +209,10 @@ def main_text(
     ``j``), or ``("none", None)`` (no stretch scores as an article).
     """
     indexes = [i for i, line in enumerate(lines) if line.strip()]
-    tokens = {i: reading_words(lines[i].lower()) for i in indexes}
-    stopwords = stoplists.for_language(lang, [t for i in indexes if i not in removed for t in tokens[i]])
     if not indexes:
         return set()
+    tokens = {i: reading_words(lines[i].lower()) for i in indexes}
+    stopwords = stoplists.for_language(lang, [t for i in indexes if i not in removed for t in tokens[i]])
     feats = {i: features(lines[i], stopwords, tokens[i]) for i in indexes}
     scores = [-settings.navigation_penalty if i in removed else score(feats[i], settings) for i in indexes]
     if settings.repeated_words:
