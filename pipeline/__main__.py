@@ -22,6 +22,7 @@ import datetime as dt
 import sys
 
 from pipeline.operate.exits import Exit, Refused
+from pipeline.text import printable
 
 
 def _date(text: str) -> dt.date:
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     args, flags = _parser().parse_known_args(argv)
     from pipeline.operate import commands  # imports Luigi and the tasks (their settings)
 
+    if args.command in ("night", "rerun", "backfill"):  # the commands that run nights
+        flags, scheduler = commands.with_scheduler(flags)
+        print(f"newsclean: {args.command} with {scheduler}", file=sys.stderr, flush=True)
     try:
         with commands.night_settings(flags):
             return int(_run(args, commands))
@@ -83,8 +87,8 @@ def _run(args: argparse.Namespace, commands) -> Exit | int:
         if note:
             print(note)
             return Exit.DONE
-        for name in late:
-            print(f"late: {name} (not in the night's run; `python -m pipeline rerun {args.date}` to include it)")
+        for name, how in late:
+            print(f"late: {printable(name)} ({how}; `python -m pipeline rerun {args.date}` to read the night again)")
         return 1 if late else Exit.DONE
     if args.command == "rerun":
         code, done = commands.rerun(args.date, args.and_later)

@@ -27,7 +27,6 @@ from pipeline.io.jsonl import (
     write_json,
     write_jsonl,
 )
-from pipeline.read.files import Shard
 from pipeline.records import Article
 from pipeline.report import html
 from pipeline.report.nightdata import InHand, Night
@@ -113,7 +112,7 @@ class Gathered:
 
 
 def write_outputs(folder: Path, date: str, clean_articles: Sequence[Path], decisions_path: Path,
-                  gathered: Gathered, stats: dict[str, list[dict[str, Any]]], shards: Sequence[Shard]) -> dict:
+                  gathered: Gathered, stats: dict[str, list[dict[str, Any]]]) -> dict:
     """Write the night's outputs into ``folder`` (``OUT_DIR/DATE``), ``report.html`` last;
     ``stats``: every stage's stats, by stage. Returns the report."""
     started = time.perf_counter()
@@ -128,7 +127,8 @@ def write_outputs(folder: Path, date: str, clean_articles: Sequence[Path], decis
     place_file(gathered.rejected, folder / "rejected.jsonl")
     place_file(gathered.removed, folder / "removed.jsonl")
     rejected = list(read_jsonl(gathered.rejected))
-    inputs = [{"file": f, "bytes": size} for shard in shards for f, size in zip(shard.files, shard.sizes)]
+    # The raw files as the read stage read them: each one's bytes and checksum (``late``).
+    inputs = [entry for shard in stats["read"] for entry in shard["files"]]
     report = build_report(date, inputs, stats, rejected, kept.count, time.perf_counter() - started)
     write_json(folder / "report.json", report)
     in_hand = InHand(duplicates=duplicates, rejected=rejected, top_removed=read_json(gathered.top_removed),

@@ -52,7 +52,7 @@ from pipeline.io.jsonl import (
     write_jsonl,
 )
 from pipeline.io.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
-from pipeline.read.files import Shard
+from pipeline.read.files import RawSum, Shard
 from pipeline.read.html import RULE, Page, extract
 from pipeline.read.readers import MAX_PAGE_BYTES, iter_file
 from pipeline.read.warc import WarcCounts
@@ -169,8 +169,8 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
     articles and repair the articles as they come (in chunks, with ``processes``), and
     write both stages' files; ``advance(1)`` after each file. Returns the read stage's
     (extraction included) and the repair stage's stats."""
-    read = StageStats(Counter(files=len(shard.files), articles=0, rejected=0, pages=0),
-                      extra={"files": [{"file": f, "bytes": size} for f, size in zip(shard.files, shard.sizes)]})
+    read = StageStats(Counter(files=len(shard.files), articles=0, rejected=0, pages=0))
+    sums: list[RawSum] = []  # what each file held as it was read: what the stage is made from
     extraction = StageStats(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
     fixed = StageStats(Counter(articles=0, repaired=0))
     fixes: Counter = Counter()
@@ -189,7 +189,8 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
             rejected: list[dict] = []
             has_pages, page_bytes = False, 0
             for rel in shard.files:
-                found = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0], pages.max_page_bytes, warc)
+                found = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0], pages.max_page_bytes, warc,
+                                  sums)
                 while True:
                     with read.timing():
                         item = next(found, None)
@@ -240,6 +241,7 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
             fixes.update(chunk.fixes)
         while waiting:
             write_read(*waiting.popleft())
+    read.extra["files"] = [{"file": f, "bytes": size, "xxh3": xxh3} for f, size, xxh3 in sums]
     read.counts["pages"] = extraction.counts["pages"]
     if extraction.counts["blocks_removed"]:
         read.counts["lines_removed"] = {RULE: extraction.counts["blocks_removed"]}

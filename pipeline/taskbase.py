@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import luigi
+import orjson
 
-from pipeline.io.jsonl import OutputError
+from pipeline.io.jsonl import OutputError, write_json
 from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
-from pipeline.read.files import Shard, plan_night
+from pipeline.outputs import NAMES as OUTPUT_NAMES
+from pipeline.read.files import Shard, digest_of, plan_night, raw_sum
 from pipeline.records import Rejection
-from pipeline.settings import Settings, is_raw_night, lock_path, night_paths
+from pipeline.settings import NightPaths, Settings, is_raw_night, lock_path, night_paths
 
 logger = logging.getLogger("luigi-interface")
 # Seconds between progress reports of a running task (log line, luigid status).
@@ -101,8 +103,39 @@ def one_at_a_time(run: Callable[["NightTask"], None]) -> Callable[["NightTask"],
                 logger.info("%s: done meanwhile by another run of the night", self.task_id)
                 return
             run(self)
+            self.record_made_from()
 
     return locked
+
+
+# --- what a stage was made from -------------------------------------------------------------------
+#
+# A stage's files are the night's only while the raw files they were made from are the
+# night's raw files: a night resumed after a raw file was rewritten (or replaced, or
+# added) redoes what depended on it, instead of taking the old shard for done. Each task
+# records, once it has run, the digest of the raw files' contents it was made from
+# (``stages/made-from/<task>.json``: the read stage's checksums of the bytes it read, or
+# those the later stages' inputs were made from); it is complete while that is the digest
+# of the files now. A finished night (its outputs written and its history committed) is
+# done whatever its raw folder holds now: ``late`` reports the change, ``rerun`` applies it.
+
+MADE_FROM = "made-from"
+
+
+def night_finished(paths: NightPaths) -> bool:
+    """Whether a night's outputs are written and its kept articles committed to the history
+    (a night finished before the commit was a task of its own has no ``stages/3-removed``:
+    its Deduplicate committed)."""
+    if not all((paths.out / name).is_file() for name in OUTPUT_NAMES):
+        return False
+    return (paths.stages / "5-dedup" / "history.stats.json").is_file() or not (paths.stages / "3-removed").exists()
+
+
+def recorded_made_from(path: Path) -> str | None:
+    try:
+        return orjson.loads(path.read_bytes())["made_from"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class NightTask(luigi.Task):
@@ -128,6 +161,37 @@ class NightTask(luigi.Task):
 
     def dependencies(self) -> dict[str, Any]:
         return {}
+
+    def complete(self) -> bool:
+        """Outputs written from the raw files the night holds now (see ``night_finished``)."""
+        if not super().complete():
+            return False
+        return night_finished(self.paths) or recorded_made_from(self.made_from_path) == self.inputs_now()
+
+    @property
+    def made_from_path(self) -> Path:
+        return self.paths.stages / MADE_FROM / f"{self.get_task_family()}.json"
+
+    def inputs_now(self) -> str:
+        """The digest of the night's raw files as they are now: each shard's, and the files
+        rejected when listing the night."""
+        shards, listing = self.plan()
+        return self._night_digest([digest_of(raw_sum(self.paths.raw, f) for f in s.files) for s in shards], listing)
+
+    def inputs_used(self) -> str:
+        """The digest of the raw files this task's inputs were made from: the read stage's
+        record of each shard."""
+        shards, listing = self.plan()
+        used = [recorded_made_from(self.paths.stages / MADE_FROM / f"ReadFile-{s.name}.json") for s in shards]
+        return self._night_digest(used, listing)
+
+    @staticmethod
+    def _night_digest(shards: list[str | None], listing: list[Rejection]) -> str:
+        return digest_of([*((str(k), 0, d or "") for k, d in enumerate(shards)),
+                          *((r.file, 0, r.reason) for r in listing)])
+
+    def record_made_from(self) -> None:
+        write_json(self.made_from_path, {"made_from": self.inputs_used()})
 
     @functools.cached_property
     def _plan(self) -> tuple[list[Shard], list[Rejection]]:
@@ -162,6 +226,21 @@ class ShardTask(NightTask):
             raise RuntimeError(f"{self.paths.raw}: the night's files changed since this run planned shard "
                                f"{self.shard} ({self.digest}); run the night again")
         return shard
+
+    @property
+    def made_from_path(self) -> Path:
+        return self.paths.stages / MADE_FROM / f"{self.get_task_family()}-{Shard.name_of(self.shard)}.json"
+
+    def inputs_now(self) -> str:
+        return digest_of(raw_sum(self.paths.raw, f) for f in self.planned.files)
+
+    def inputs_used(self) -> str:
+        """The shard's raw files as the read stage read them (ReadFile), as recorded."""
+        return recorded_made_from(self.upstream_made_from) or ""
+
+    @property
+    def upstream_made_from(self) -> Path:
+        return self.paths.stages / MADE_FROM / f"ReadFile-{Shard.name_of(self.shard)}.json"
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         name = Shard.name_of(self.shard)

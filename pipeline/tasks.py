@@ -53,6 +53,7 @@ from pipeline.dedup.night import decide, dedup_stats, kept_for_history, night_do
 from pipeline.io.jsonl import read_json, read_jsonl, write_jsonl
 from pipeline.operate import checks, retention
 from pipeline.outputs import NAMES, Gathered, write_outputs
+from pipeline.read.files import digest_of
 from pipeline.records import StageStats
 from pipeline.report.summary import summary_line
 from pipeline.settings import (
@@ -74,6 +75,7 @@ from pipeline.taskbase import (
     ShardTask,
     one_at_a_time,
 )
+from pipeline.text import printable
 
 __all__ = ["CleanCorpus"]
 
@@ -97,11 +99,15 @@ class ReadFile(ShardTask):
              "repair_rejected": ("2-repair", "rejected.jsonl"), "sitepages": ("2-repair", "sitepages.jsonl"),
              "repair_stats": ("2-repair", "stats.json")}
 
+    def inputs_used(self) -> str:
+        """The shard's files as this stage read them (its stats: each file's bytes and checksum)."""
+        return digest_of((e["file"], e["bytes"], e["xxh3"]) for e in read_json(self.output()["stats"].path)["files"])
+
     @one_at_a_time
     def run(self) -> None:
         shard = self.planned
         logger.info("%s: %d files, %d bytes: %s", self.task_id, len(shard.files), sum(shard.sizes),
-                    shard.files[0] if len(shard.files) == 1 else f"{shard.files[0]} ... {shard.files[-1]}")
+                    printable(shard.files[0] if len(shard.files) == 1 else f"{shard.files[0]} ... {shard.files[-1]}"))
         progress = Progress(self, len(shard.files), "files read and repaired")
         rules = load_rules(rules_path())
         stages.read_and_repair(self.paths.raw, self.paths.date, shard, rules, self.paths_of(stages.ReadPaths),
@@ -305,7 +311,7 @@ class WriteOutputs(NightTask):
         stats["site_lines"] = [read_json(inputs["site_lines"]["stats"].path)]
         gathered = Gathered(*(Path(inputs["removed"][name].path) for name in ("rejected", "removed", "top_removed")))
         write_outputs(self.paths.out, self.paths.date, [Path(t["articles"].path) for t in inputs["clean"]],
-                      Path(inputs["dedup"]["decisions"].path), gathered, stats, self.plan()[0])
+                      Path(inputs["dedup"]["decisions"].path), gathered, stats)
 
 
 class CleanCorpus(luigi.WrapperTask):

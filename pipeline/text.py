@@ -134,3 +134,29 @@ def clip(text: str, width: int) -> str:
     """
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# What a terminal would act on rather than show: C0 and C1 controls (escape sequences
+# retitle or clear the terminal), DEL, bidirectional overrides and isolates (they
+# reorder what is shown), line and paragraph separators; and the lone surrogates that
+# stand for the bytes of a file name that is not UTF-8.
+_UNSAFE = regex.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as the file system gave it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    r"""Text from the data (or a file name) as a terminal may show it: what it would act
+    on escaped, as ``--json`` escapes it.
+
+    >>> printable("a\x1b]0;pwned\x07b \u202egnp.exe")
+    'a\\x1b]0;pwned\\x07b \\u202egnp.exe'
+    >>> printable(b"caf\xe9-\xff.jsonl".decode("utf-8", "surrogateescape"))
+    'caf\\xe9-\\xff.jsonl'
+    """
+    return _UNSAFE.sub(lambda m: _escape(m[0]), text)

@@ -143,9 +143,9 @@ def test_samples_report(sample_night):
             "history": "files", "history_since": None,
         },
         "inputs": [
-            {"file": "gazette-wire.txt", "bytes": 2983}, {"file": "harbour-times.txt", "bytes": 3663},
-            {"file": "legacy-latin1.txt", "bytes": 338}, {"file": "mojibake-notice.txt", "bytes": 683},
-            {"file": "rail-archive.jsonl.gz", "bytes": 352}, {"file": "scraper-feed.jsonl", "bytes": 3438},
+            {"file": "gazette-wire.txt", "bytes": 2983, "xxh3": "4fdcc2aed418af94"}, {"file": "harbour-times.txt", "bytes": 3663, "xxh3": "b5e6597276e4ee6e"},
+            {"file": "legacy-latin1.txt", "bytes": 338, "xxh3": "986d7ea9634025b1"}, {"file": "mojibake-notice.txt", "bytes": 683, "xxh3": "720b3c6ab12b450f"},
+            {"file": "rail-archive.jsonl.gz", "bytes": 352, "xxh3": "42e6964072737bd2"}, {"file": "scraper-feed.jsonl", "bytes": 3438, "xxh3": "03ba5ab77ef302e8"},
         ],
     }
 

@@ -111,6 +111,8 @@ class DocsWriter:
             self.shingles = NpyAppender(self.work / "shingles.npy", np.uint64)
             self.signatures = NpyAppender(self.work / "signatures.npy", np.uint32, (num_perm,))
         except OSError as error:
+            if not in_place:
+                shutil.rmtree(self.work, ignore_errors=True)  # the files opened close with it
             raise OutputError(error.errno, f"cannot write {self.work}: {error.strerror}") from error
         self.doc_offsets, self.shingle_offsets = [0], [0]
         self.sums: dict[str, FileSum] = {}
@@ -160,10 +162,17 @@ class DocsWriter:
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is not None:
-            for handle in (self.docs.handle, self.shingles.handle, self.signatures.handle):
+            self._discard()
+
+    def _discard(self) -> None:
+        """Remove what was written (on a full disk, closing a file fails too: ignored)."""
+        for handle in (self.docs.handle, self.shingles.handle, self.signatures.handle):
+            try:
                 handle.close()
-            if not self.in_place:
-                shutil.rmtree(self.work, ignore_errors=True)
+            except OSError:
+                pass
+        if not self.in_place:
+            shutil.rmtree(self.work, ignore_errors=True)
 
 
 def save_docs(folder: Path | str, docs: Sequence[Doc], num_perm: int) -> None:

@@ -50,16 +50,36 @@ def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
         raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
     try:
         with os.fdopen(fd, "wb") as handle:
-            yield handle
+            yield _Output(handle, path)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OutputError:  # this file's (see _Output), or another's being written beside it
+        _remove_quietly(tmp)
+        raise
     except OSError as error:
         _remove_quietly(tmp)
         raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+class _Output:
+    """A file being written by :func:`atomic_writer`: a write that fails raises
+    :class:`OutputError` naming the file, so an error is never put on another file written
+    beside it (a stage writes several at once)."""
+
+    __slots__ = ("handle", "path")
+
+    def __init__(self, handle: BinaryIO, path: Path) -> None:
+        self.handle, self.path = handle, path
+
+    def write(self, data) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as error:
+            raise OutputError(error.errno, f"cannot write {self.path}: {error.strerror}") from None
 
 
 _HOST = socket.gethostname()

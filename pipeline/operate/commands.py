@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import luigi
+import luigi.configuration
 import luigi.interface
 import luigi.rpc
 from luigi.cmdline_parser import CmdlineParser
@@ -46,10 +47,11 @@ from pipeline.dedup.policy import priority
 from pipeline.io.jsonl import read_json, read_jsonl, write_json
 from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
-from pipeline.read.files import list_night
+from pipeline.read.files import list_night, raw_sum
 from pipeline.records import Article
 from pipeline.report.nightdata import NIGHT_RE
 from pipeline.settings import Settings, dedup_config, night_paths, raw_nights, site_lines_path
+from pipeline.taskbase import night_finished
 
 # Luigi's run status -> exit code (as `luigi` itself exits with [retcode]).
 STATUS_EXIT = {
@@ -61,6 +63,31 @@ STATUS_EXIT = {
     LuigiStatusCode.NOT_RUN: Exit.NOT_RUN,
     LuigiStatusCode.MISSING_EXT: Exit.MISSING_RAW,
 }
+
+
+SCHEDULER_FLAGS = ("--local-scheduler", "--scheduler-host", "--scheduler-port", "--scheduler-url")
+# [core] options that name a central scheduler (Luigi's names, and their spellings with _).
+SCHEDULER_OPTIONS = ("scheduler_host", "scheduler_port", "scheduler_url", "default-scheduler-host",
+                     "default-scheduler-port", "default-scheduler-url", "default_scheduler_host",
+                     "default_scheduler_port", "default_scheduler_url")
+
+
+def with_scheduler(flags: Sequence[str]) -> tuple[list[str], str]:
+    """The command's Luigi flags with the scheduler it uses, and which that is: the one the
+    flags or ``[core]`` name, else the local scheduler (no luigid needed).
+
+    >>> with_scheduler(["--workers", "2"])[0]
+    ['--workers', '2', '--local-scheduler']
+    """
+    flags = list(flags)
+    if any(f == name or f.startswith(name + "=") for f in flags for name in SCHEDULER_FLAGS):
+        chosen = "local" if "--local-scheduler" in flags else "central"
+        return flags, f"the {chosen} scheduler (named on the command line)"
+    config = luigi.configuration.get_config()
+    named = [o for o in SCHEDULER_OPTIONS if config.has_option("core", o)]
+    if named:
+        return flags, f"the central scheduler of [core] {named[0]}"
+    return [*flags, "--local-scheduler"], "the local scheduler (no [core] scheduler_host nor --scheduler-host)"
 
 
 @contextmanager
@@ -125,15 +152,33 @@ def _finished(date: dt.date) -> bool:
 # --- late files ----------------------------------------------------------------------------
 
 
-def late_files(date: dt.date) -> tuple[list[str], str | None]:
-    """Raw files of a finished night that its run did not read (new or changed since)."""
+def late_files(date: dt.date) -> tuple[list[tuple[str, str]], str | None]:
+    """Raw files of a finished night that differ from what its run read: (file, how) for
+    each file new since, changed (another size or checksum: any edit), or gone; or why
+    there is nothing to compare (the night has not run). A night without a raw folder
+    stops the command (exit 3)."""
     paths = night_paths(date)
+    if not paths.raw.is_dir():
+        refuse(Exit.MISSING_RAW, f"night {date}: no raw folder: {paths.raw.absolute()} does not exist "
+                                 f"(raw_dir = {Settings().raw_dir})")
     report = paths.out / "report.json"
     if not report.exists():
         return [], f"{date} has not run yet (no {report})"
-    read = {entry["file"]: entry["bytes"] for entry in read_json(report).get("inputs", [])}
-    files, _ = list_night(paths.raw) if paths.raw.is_dir() else ([], [])
-    return [f for f in files if read.get(f) != (paths.raw / f).stat().st_size], None
+    read = {entry["file"]: entry for entry in read_json(report).get("inputs", [])}
+    files, _ = list_night(paths.raw)
+    late = []
+    for name in sorted(set(files) | set(read)):
+        entry = read.get(name)
+        if entry is None:
+            late.append((name, "new since the night ran"))
+        elif name not in files:
+            late.append((name, "gone since the night read it"))
+        else:
+            now = raw_sum(paths.raw, name)
+            # Nights run by versions before the checksum was recorded compare by size.
+            if now.bytes != entry["bytes"] or entry.get("xxh3", now.xxh3) != now.xxh3:
+                late.append((name, "changed since the night read it"))
+    return late, None
 
 
 # --- reruns ----------------------------------------------------------------------------------
@@ -162,11 +207,15 @@ def rerun(date: dt.date, and_later: bool) -> tuple[Exit, Rerun]:
     tasks.Deduplicate(date=date).check_history()  # before anything is moved
     moved = {}
     for night in nights:
-        out = night_paths(night).out
-        if out.exists():
-            previous = out.with_name(f".{out.name}.previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            out.rename(previous)
+        paths = night_paths(night)
+        previous = paths.out.with_name(f".{paths.out.name}.previous")
+        if paths.out.exists():
+            if night_finished(paths) or not previous.exists():
+                shutil.rmtree(previous, ignore_errors=True)
+                paths.out.rename(previous)
+            else:  # what a failed rerun left: the outputs kept before it stay where they are
+                shutil.rmtree(paths.out)
+        if previous.exists():
             moved[night.isoformat()] = previous
     code = run_nights(nights)
     history = open_night_history()

@@ -37,28 +37,60 @@ _META = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:()+-]{1,4
 _HEADER = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:()+-]{1,40})""", re.IGNORECASE)
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
-# Labels whose meaning on the web differs from Python's codec of the same name, or which
-# Python does not know (WHATWG Encoding standard, "Encodings" table).
-_WEB_LABELS = {
-    **dict.fromkeys(("ascii", "us-ascii", "ansi_x3.4-1968", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
-                     "l1", "cp819", "ibm819", "iso-ir-100", "csisolatin1", "iso_8859-1:1987", "iso88591",
-                     "cp1252", "windows-1252", "x-cp1252"), "windows-1252"),
-    **dict.fromkeys(("iso-8859-9", "iso8859-9", "iso_8859-9", "latin5", "l5", "iso-ir-148", "csisolatin5",
-                     "iso88599", "windows-1254", "cp1254", "x-cp1254"), "cp1254"),
-    **dict.fromkeys(("iso-8859-11", "iso8859-11", "tis-620", "dos-874", "windows-874", "iso885911"), "cp874"),
-    **dict.fromkeys(("gb2312", "gbk", "x-gbk", "chinese", "csgb2312", "iso-ir-58", "gb_2312-80", "gb_2312",
-                     "cp936", "ms936", "windows-936", "gb18030"), "gb18030"),
-    **dict.fromkeys(("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"), "big5hkscs"),
-    **dict.fromkeys(("shift_jis", "shift-jis", "sjis", "ms_kanji", "x-sjis", "windows-31j", "csshiftjis",
-                     "ms932"), "cp932"),
-    **dict.fromkeys(("euc-kr", "ks_c_5601-1987", "ks_c_5601-1989", "ksc5601", "ksc_5601", "korean",
-                     "windows-949", "cseuckr", "iso-ir-149", "csksc56011987"), "cp949"),
-    **dict.fromkeys(("utf-8", "utf8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8",
-                     "x-unicode20utf8"), "utf-8"),
-    **dict.fromkeys(("utf-16", "utf-16le", "unicode", "ucs-2", "csunicode", "iso-10646-ucs-2",
-                     "unicodefeff"), "utf-16-le"),
-    **dict.fromkeys(("utf-16be", "unicodefffe"), "utf-16-be"),
+# Every label of the WHATWG Encoding standard ("Encodings" table), and the codec that
+# reads it as browsers do. Only these labels mean anything on the web: any other (a
+# Python codec such as utf-7, punycode, rot13, base64 or cp037) is an unknown label, as
+# to a browser, and the next source decides. The "replacement" labels (ISO-2022-KR,
+# ISO-2022-CN, HZ) are unknown too: browsers show such a page as one U+FFFD.
+_WHATWG = {
+    "utf-8": "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8",
+    "cp866": "866 cp866 csibm866 ibm866",
+    "iso8859-2": "csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 iso_8859-2:1987 l2 latin2",
+    "iso8859-3": "csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3 iso_8859-3:1988 l3 latin3",
+    "iso8859-4": "csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4",
+    "iso8859-5": "csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988",
+    "iso8859-6": "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e "
+                 "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987",
+    "iso8859-7": "csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 "
+                 "iso_8859-7 iso_8859-7:1987 sun_eu_greek",
+    "iso8859-8": "csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 "
+                 "iso_8859-8 iso_8859-8:1988 visual csiso88598i iso-8859-8-i logical",
+    "iso8859-10": "csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6",
+    "iso8859-13": "iso-8859-13 iso8859-13 iso885913",
+    "iso8859-14": "iso-8859-14 iso8859-14 iso885914",
+    "iso8859-15": "csisolatin9 iso-8859-15 iso8859-15 iso885915 iso_8859-15 l9",
+    "iso8859-16": "iso-8859-16",
+    "koi8-r": "cskoi8r koi koi8 koi8-r koi8_r",
+    "koi8-u": "koi8-ru koi8-u",
+    "mac-roman": "csmacintosh mac macintosh x-mac-roman",
+    "cp874": "dos-874 iso-8859-11 iso8859-11 iso885911 tis-620 windows-874",
+    "cp1250": "cp1250 windows-1250 x-cp1250",
+    "cp1251": "cp1251 windows-1251 x-cp1251",
+    "windows-1252": "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 "
+                    "iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252 "
+                    "x-user-defined",  # x-user-defined: windows-1252 in a page (the HTML standard)
+    "cp1253": "cp1253 windows-1253 x-cp1253",
+    "cp1254": "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 latin5 "
+              "windows-1254 x-cp1254",
+    "cp1255": "cp1255 windows-1255 x-cp1255",
+    "cp1256": "cp1256 windows-1256 x-cp1256",
+    "cp1257": "cp1257 windows-1257 x-cp1257",
+    "cp1258": "cp1258 windows-1258 x-cp1258",
+    "mac-cyrillic": "x-mac-cyrillic x-mac-ukrainian",
+    "gb18030": "chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk gb18030",
+    "big5hkscs": "big5 big5-hkscs cn-big5 csbig5 x-x-big5",
+    "euc_jp": "cseucpkdfmtjapanese euc-jp x-euc-jp",
+    "iso2022_jp": "csiso2022jp iso-2022-jp",
+    "cp932": "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
+    "cp949": "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 "
+             "windows-949",
+    "utf-16-be": "unicodefffe utf-16be",
+    "utf-16-le": "csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
 }
+# The codecs' names as Python spells them (``fixes.decoding.charset``: cp1251, iso8859-15).
+_NAMED = {codec: codec if codec in ("windows-1252", "utf-16-le", "utf-16-be") else codecs.lookup(codec).name
+          for codec in _WHATWG}
+_WEB_LABELS = {label: _NAMED[codec] for codec, labels in _WHATWG.items() for label in labels.split()}
 # Windows-1252 as browsers read it: its five undefined bytes as Latin-1 (ftfy's codec).
 _WINDOWS_1252 = "sloppy-windows-1252"
 
@@ -90,16 +122,12 @@ def web_codec(label: str | None) -> str | None:
 
     >>> web_codec("ISO-8859-1"), web_codec("Shift_JIS"), web_codec("koi8-r"), web_codec("x-nonsense")
     ('windows-1252', 'cp932', 'koi8-r', None)
+    >>> [web_codec(label) for label in ("utf-7", "punycode", "rot13", "base64", "cp037", "iso-2022-kr")]
+    [None, None, None, None, None, None]
     """
     if not label:
         return None
-    label = label.strip().strip("\"'").lower()
-    if label in _WEB_LABELS:
-        return _WEB_LABELS[label]
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
+    return _WEB_LABELS.get(label.strip().strip("\"'").lower())
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -155,10 +183,28 @@ def _undeclared(data: bytes) -> DecodedPage:
     from charset_normalizer import from_bytes  # imported when needed: most pages never get here
 
     best = from_bytes(sample).best()
-    codec = web_codec(best.encoding) if best is not None else None
+    codec = _detected_codec(best.encoding) if best is not None else None
     if codec is not None:
         return _decode(data, codec, "detected")
     return _decode(data, "windows-1252", "default")
+
+
+def _detected_codec(name: str) -> str | None:
+    """The detector's answer (a Python codec name) when it is an encoding of the web.
+
+    >>> _detected_codec("utf_8"), _detected_codec("mac_cyrillic"), _detected_codec("cp037")
+    ('utf-8', 'mac-cyrillic', None)
+    """
+    try:
+        found = codecs.lookup(name).name
+    except LookupError:
+        return None
+    if found in ("cp1252", "latin-1", "ascii"):
+        return "windows-1252"
+    return found if found in _WEB_CODECS else None
+
+
+_WEB_CODECS = frozenset(_NAMED.values())
 
 
 def _decode(data: bytes, codec: str, source: str) -> DecodedPage:

@@ -14,11 +14,12 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator, NamedTuple, Sequence
 
 import xxhash
 
 from pipeline.records import Rejection
+from pipeline.text import printable
 
 SUFFIXES = tuple(kind + gz for kind in (".txt", ".jsonl", ".html", ".htm", ".warc") for gz in ("", ".gz"))
 # Bytes read from a file at a time.
@@ -48,10 +49,15 @@ def list_night(night_dir: Path) -> tuple[list[str], list[Rejection]]:
             path = base / name
             if path.is_symlink():
                 rel = path.relative_to(night_dir).as_posix()
-                rejections.append(Rejection(rel, "symbolic link to a folder, not followed", "list"))
+                rejections.append(Rejection(printable(rel), "symbolic link to a folder, not followed", "list"))
         for name in sorted(filenames):
             path = base / name
             rel = path.relative_to(night_dir).as_posix()
+            if not _is_utf8(rel):
+                # Its name could not be written in any output (JSON is UTF-8): named escaped.
+                rejections.append(Rejection(printable(rel), "file name is not UTF-8, not read (rename the file)",
+                                            "list"))
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root) or not target.is_file():
@@ -73,6 +79,15 @@ def list_night(night_dir: Path) -> tuple[list[str], list[Rejection]]:
     files.sort()
     rejections.sort(key=lambda r: r.file)
     return files, rejections
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name the file system gave (undecodable bytes as lone surrogates) is UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _file_kind(path: Path) -> str | None:
@@ -186,6 +201,83 @@ def gunzip(data: bytes) -> tuple[bytes, str | None]:
 def read_blocks(handle: BinaryIO) -> Iterator[bytes]:
     while block := handle.read(READ_BLOCK):
         yield block
+
+
+# --- what a file held: its size and checksum ---------------------------------------------------
+
+
+class RawSum(NamedTuple):
+    """A raw file's content as read: its size and XXH3-64 checksum. What a stage was made
+    from; a file whose sum changed since is another input (``late``, a resumed night)."""
+
+    file: str
+    bytes: int
+    xxh3: str
+
+
+# The sum of a file that could not be opened (a FIFO or a link swapped in): the read
+# stage rejects it, and reading it again gives the same.
+UNREADABLE = "unreadable"
+
+
+class HashingReader:
+    """A raw file's handle that checksums what is read through it; :meth:`sum` reads what
+    the reader left (a page past ``max_page_bytes``, a gzip file past its damage) and gives
+    the whole file's :class:`RawSum`."""
+
+    def __init__(self, handle: BinaryIO, rel: str) -> None:
+        self.handle, self.rel, self.digest, self.size = handle, rel, xxhash.xxh3_64(), 0
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.handle.read(size)
+        self.digest.update(block)
+        self.size += len(block)
+        return block
+
+    def sum(self) -> RawSum:
+        while self.read(READ_BLOCK):
+            pass
+        return RawSum(self.rel, self.size, self.digest.hexdigest())
+
+    def __enter__(self) -> "HashingReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.handle.close()
+
+
+# File sums of this process, by what the file system says of the file (path, size, times,
+# inode): a file is read once per process for its sum, and again only once it changes.
+_SUMS: dict[tuple, RawSum] = {}
+
+
+def raw_sum(night_dir: Path, rel: str) -> RawSum:
+    """A listed file's sum now (read as the read stage reads it, see :func:`open_raw`)."""
+    path = Path(night_dir) / rel
+    try:
+        stat_ = path.stat()
+        key = (str(path.absolute()), stat_.st_size, stat_.st_mtime_ns, stat_.st_ctime_ns, stat_.st_ino)
+    except OSError:
+        return RawSum(rel, -1, UNREADABLE)
+    found = _SUMS.get(key)
+    if found is None:
+        try:
+            with HashingReader(open_raw(night_dir, rel), rel) as reader:
+                found = reader.sum()
+        except OSError:
+            return RawSum(rel, -1, UNREADABLE)
+        _SUMS[key] = found
+    return found
+
+
+def digest_of(sums: Iterable[Sequence]) -> str:
+    """What identifies inputs: their (file, bytes, xxh3), hashed in order.
+
+    >>> digest_of([RawSum("a.txt", 3, "00ff")])
+    '1fb1e1132fc2fd17'
+    """
+    listing = "".join(f"{file}\t{size}\t{xxh3}\n" for file, size, xxh3 in sums)
+    return xxhash.xxh3_64_hexdigest(listing.encode("utf-8"))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -147,7 +148,9 @@ def extract(page: Page, settings: HtmlSettings, max_bytes: int = 20_000_000) -> 
         decoded = decode_page(page.html, page.content_type)
     else:
         decoded = DecodedPage(page.html, "utf-8", "record")
-    html = decoded.text
+    # An XHTML page's XML declaration names the bytes' encoding: the text is decoded
+    # already, and lxml refuses a string that declares one.
+    html = _XML_DECLARATION.sub("", decoded.text, count=1)
     try:
         tree = lxml.etree.fromstring(html, _PARSER)
     except (lxml.etree.LxmlError, ValueError) as error:
@@ -241,6 +244,9 @@ class WholeBlocks:
             out.append(known[block])
         return out
 
+
+# An XML declaration at the start of a page (after a byte-order mark or spaces).
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml[^>]*\?>")
 
 # lxml's HTML parser as trafilatura configures its own (comments and processing
 # instructions dropped), without huge_tree: libxml2 then stops nesting at 256 levels, so

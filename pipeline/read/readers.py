@@ -27,7 +27,15 @@ import orjson
 
 from pipeline.read import decode
 from pipeline.read.decode import LineDecoder
-from pipeline.read.files import GzipBlocks, NotRegularFile, open_raw, read_blocks
+from pipeline.read.files import (
+    UNREADABLE,
+    GzipBlocks,
+    HashingReader,
+    NotRegularFile,
+    RawSum,
+    open_raw,
+    read_blocks,
+)
 from pipeline.read.html import Page
 from pipeline.read.segment import MARKER, Stray, stream_dump
 from pipeline.read.warc import WarcCounts, warc_pages
@@ -75,45 +83,63 @@ def _sort_item(result: FileResult, item: Article | Page | Rejection) -> None:
 
 
 def iter_file(night_dir: Path, rel: str, date: str, marker: str = MARKER, max_page_bytes: int = MAX_PAGE_BYTES,
-              warc_counts: WarcCounts | None = None) -> Iterator[Article | Page | Rejection]:
+              warc_counts: WarcCounts | None = None,
+              read: list[RawSum] | None = None) -> Iterator[Article | Page | Rejection]:
     """One raw file of a night, read as it is used: its articles, pages and rejections, in
     file order (memory: a block, and the articles being split; see ``segment.stream_dump``;
-    a page). ``warc_counts`` collects what WARC files held."""
+    a page). ``warc_counts`` collects what WARC files held; ``read`` gets the file's
+    :class:`RawSum`, of the bytes read, once the file is done."""
     try:
-        handle = open_raw(night_dir, rel)
+        handle = HashingReader(open_raw(night_dir, rel), rel)
     except NotRegularFile as error:
+        _note(read, RawSum(rel, -1, UNREADABLE))
         yield Rejection(rel, f"not a regular file ({error.strerror}), not read", STAGE)
         return
     except OSError as error:
+        _note(read, RawSum(rel, -1, UNREADABLE))
         yield Rejection(rel, f"unreadable: {error.strerror}", STAGE)
         return
     with handle:
-        name = rel.lower()
-        gzipped = name.endswith(".gz")
-        blocks = GzipBlocks(handle) if gzipped else None
-        kind = name.removesuffix(".gz")
-        source = iter(blocks) if blocks is not None else read_blocks(handle)
+        yield from _file_items(handle, rel, date, marker, max_page_bytes, warc_counts)
         try:
-            if kind.endswith(HTML_SUFFIXES):
-                yield _html_page(source, rel, date, max_page_bytes)
-            elif kind.endswith(".warc"):
-                yield from _warc_items(source, rel, date, max_page_bytes, warc_counts or WarcCounts(), blocks)
+            _note(read, handle.sum())
+        except OSError:
+            _note(read, RawSum(rel, -1, UNREADABLE))
+
+
+def _note(read: list[RawSum] | None, found: RawSum) -> None:
+    if read is not None:
+        read.append(found)
+
+
+def _file_items(handle: HashingReader, rel: str, date: str, marker: str, max_page_bytes: int,
+                warc_counts: WarcCounts | None) -> Iterator[Article | Page | Rejection]:
+    name = rel.lower()
+    gzipped = name.endswith(".gz")
+    blocks = GzipBlocks(handle) if gzipped else None
+    kind = name.removesuffix(".gz")
+    source = iter(blocks) if blocks is not None else read_blocks(handle)
+    try:
+        if kind.endswith(HTML_SUFFIXES):
+            yield _html_page(source, rel, date, max_page_bytes)
+        elif kind.endswith(".warc"):
+            yield from _warc_items(source, rel, date, max_page_bytes, warc_counts or WarcCounts(), blocks)
+        else:
+            decoder = LineDecoder(source)
+            sample = decoder.read_ahead(BINARY_SAMPLE)
+            if not sample.strip() and decoder.size_ahead <= BINARY_SAMPLE:
+                yield Rejection(rel, "empty file", STAGE)
+            elif decoder.control_share(sample) > BINARY_CONTROL_SHARE:
+                yield Rejection(rel, "binary file, not text", STAGE, excerpt=excerpt(sample))
+            elif kind.endswith(".jsonl"):
+                yield from _jsonl_articles(decoder, rel, date)
             else:
-                decoder = LineDecoder(source)
-                sample = decoder.read_ahead(BINARY_SAMPLE)
-                if not sample.strip() and decoder.size_ahead <= BINARY_SAMPLE:
-                    yield Rejection(rel, "empty file", STAGE)
-                elif decoder.control_share(sample) > BINARY_CONTROL_SHARE:
-                    yield Rejection(rel, "binary file, not text", STAGE, excerpt=excerpt(sample))
-                elif kind.endswith(".jsonl"):
-                    yield from _jsonl_articles(decoder, rel, date)
-                else:
-                    yield from _txt_articles(decoder, rel, date, marker)
-        except OSError as error:
-            yield Rejection(rel, f"unreadable: {error.strerror}", STAGE)
-        if blocks is not None and blocks.damage:
-            yield Rejection(rel, blocks.damage, STAGE, offset=blocks.offset,
-                            excerpt=f"{blocks.recovered} bytes recovered")
+                yield from _txt_articles(decoder, rel, date, marker)
+    except OSError as error:
+        yield Rejection(rel, f"unreadable: {error.strerror}", STAGE)
+    if blocks is not None and blocks.damage:
+        yield Rejection(rel, blocks.damage, STAGE, offset=blocks.offset,
+                        excerpt=f"{blocks.recovered} bytes recovered")
 
 
 def _warc_items(source: Iterator[bytes], rel: str, date: str, max_bytes: int, counts: WarcCounts,

@@ -21,25 +21,9 @@ import orjson
 import regex
 
 from pipeline.report.nightdata import Night, NightNotFound, WordDiff, shorten_equal, summary
-from pipeline.text import clip
+from pipeline.text import clip, printable
 
 EQUAL_CONTEXT = 12  # words of unchanged text shown around each change
-
-# What a terminal would act on rather than show: C0 and C1 controls (escape sequences
-# retitle or clear the terminal), DEL, bidirectional overrides and isolates (they
-# reorder what is shown), line and paragraph separators.
-_UNSAFE = regex.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
-
-
-def printable(text: str) -> str:
-    r"""Text from the data as a terminal may show it: what it would act on, escaped as
-    ``--json`` escapes it.
-
-    >>> printable("a\x1b]0;pwned\x07b \u202egnp.exe")
-    'a\\x1b]0;pwned\\x07b \\u202egnp.exe'
-    """
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
-
 
 def escaped(data: Any) -> Any:
     """Every string in ``data`` (dicts, lists, tuples of them) made :func:`printable`;

@@ -1,0 +1,225 @@
+"""Things that change around the pipeline rather than break it: raw files edited before a
+resume or after a night ran, hostile file names and pages. Each case gives the bytes of
+the one-by-one run or stops loudly, and is made the way a user meets it: real files, a
+real kill -9, the `luigi` and `python -m pipeline` commands."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bench.synthetic import TextGenerator
+from tests.test_integrity import NIGHTS, OUTPUTS, env, night_cli, pipeline_cli, write_nights
+
+
+def cli_in(root: Path, out: Path, state: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m pipeline ARGS`` with the output and state folders given."""
+    folders = ["--pipeline-raw-dir", str(root / "raw"), "--pipeline-out-dir", str(out), "--pipeline-state-dir",
+               str(state)]
+    return subprocess.run([sys.executable, "-m", "pipeline", *args, *folders], cwd=root, env=env(),
+                          capture_output=True, text=True)
+
+
+def feed(seed: int, count: int, prefix: str) -> bytes:
+    generator = TextGenerator(seed=seed)
+    records = []
+    for i in range(count):
+        title, text = generator.article(words=120)
+        records.append({"id": f"{prefix}{i}", "title": title, "text": text})
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def last_night_in_files(raw: Path) -> None:
+    """The last night as four feeds (four shards with --pipeline-shard-files 1)."""
+    folder = raw / NIGHTS[3]
+    for k in range(4):
+        (folder / f"feed{k}.jsonl").write_bytes(feed(100 + k, 60, f"f{k}-"))
+
+
+def outputs_of(root: Path, night: str) -> dict[str, bytes]:
+    return {name: (root / "out" / night / name).read_bytes() for name in OUTPUTS}
+
+
+SHARDS = ("--pipeline-shard-files", "1")
+
+
+def test_a_resume_after_a_raw_file_was_rewritten_reads_the_new_file(tmp_path):
+    """Killed (SIGKILL) once the first shard is repaired, the raw feed rewritten with other
+    records, the night run again: the outputs are those of a night run on the new files."""
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    for root in (reference, resumed):
+        write_nights(root / "raw")
+        last_night_in_files(root / "raw")
+        for night in NIGHTS[:3]:
+            assert night_cli(root, night, *SHARDS).returncode == 0
+    rewritten = feed(7, 15, "new-")
+    (reference / "raw" / NIGHTS[3] / "feed0.jsonl").write_bytes(rewritten)
+    assert night_cli(reference, NIGHTS[3], *SHARDS).returncode == 0
+
+    process = night_cli(resumed, NIGHTS[3], *SHARDS, popen=True)
+    marker = resumed / "out" / NIGHTS[3] / "stages" / "2-repair" / "shard-00000.stats.json"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert marker.exists() and not (resumed / "out" / NIGHTS[3] / "report.json").exists()
+    (resumed / "raw" / NIGHTS[3] / "feed0.jsonl").write_bytes(rewritten)
+    again = night_cli(resumed, NIGHTS[3], *SHARDS)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert outputs_of(resumed, NIGHTS[3]) == outputs_of(reference, NIGHTS[3])
+    assert b'"id":"new-0"' in outputs_of(resumed, NIGHTS[3])["articles.jsonl"]
+
+
+def test_a_same_size_edit_of_a_finished_nights_raw_file_is_late(tmp_path):
+    root = tmp_path / "late"
+    write_nights(root / "raw", NIGHTS[:1])
+    assert night_cli(root, NIGHTS[0]).returncode == 0
+    raw = root / "raw" / NIGHTS[0] / "feed.jsonl"
+    before = raw.stat()
+    data = bytearray(raw.read_bytes())
+    data[data.index(b"the")] = ord("T")  # one letter, same size, same times
+    raw.write_bytes(bytes(data))
+    os.utime(raw, ns=(before.st_atime_ns, before.st_mtime_ns))
+    late = pipeline_cli(root, "late", NIGHTS[0])
+    assert late.returncode == 1
+    assert late.stdout.startswith("late: feed.jsonl (changed since the night read it;")
+    assert night_cli(root, NIGHTS[0]).returncode == 0  # a finished night is not redone by itself
+    (root / "raw" / NIGHTS[0] / "extra.jsonl").write_bytes(feed(3, 2, "x"))
+    raw.unlink()
+    listed = pipeline_cli(root, "late", NIGHTS[0]).stdout.splitlines()
+    assert [line.split(" (")[0] for line in listed] == ["late: extra.jsonl", "late: feed.jsonl"]
+    assert "new since the night ran" in listed[0] and "gone since the night read it" in listed[1]
+
+
+def test_late_on_a_night_without_a_raw_folder_says_so(tmp_path):
+    late = pipeline_cli(tmp_path, "late", "2020-01-01")
+    assert late.returncode == 3
+    assert f"{tmp_path / 'raw' / '2020-01-01'}" in late.stderr
+
+
+# --- hostile file names ----------------------------------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_and_the_night_completes(tmp_path):
+    root = tmp_path / "names"
+    write_nights(root / "raw", NIGHTS[:1])
+    folder = os.fsencode(root / "raw" / NIGHTS[0])
+    with open(folder + b"/caf\xe9-\xff.jsonl", "wb") as handle:
+        handle.write(feed(5, 2, "odd"))
+    with open(folder + b"/bell\x07\x1b]0;owned\x07.jsonl", "wb") as handle:
+        handle.write(feed(6, 2, "bell"))
+    result = night_cli(root, NIGHTS[0])
+    assert result.returncode == 0, result.stderr[-3000:]
+    rejected = [orjson.loads(line) for line in (root / "out" / NIGHTS[0] / "rejected.jsonl").read_bytes().splitlines()]
+    assert {"file": "caf\\xe9-\\xff.jsonl", "reason": "file name is not UTF-8, not read (rename the file)",
+            "stage": "list", "line": None, "offset": None, "id": None, "excerpt": ""} in rejected
+    articles = (root / "out" / NIGHTS[0] / "articles.jsonl").read_bytes()
+    assert b'"id":"bell0"' in articles  # a name with control characters is read ...
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr  # ... and never printed raw
+    assert "bell\\x07\\x1b]0;owned\\x07.jsonl" in result.stderr
+    (root / "raw" / NIGHTS[0] / "bell\x07\x1b]0;owned\x07.jsonl").write_bytes(feed(6, 3, "bell"))
+    late = pipeline_cli(root, "late", NIGHTS[0])
+    assert late.returncode == 1 and "\x1b" not in late.stdout and "bell\\x07" in late.stdout
+
+
+# --- full disks, and reruns that keep what they say they keep --------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real small filesystem (a 3 MB tmpfs), where the machine allows mounting one."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.decode().strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(folder: Path, leave: int = 0) -> Path:
+    """Fill a filesystem with one file, to its last byte or but ``leave`` bytes."""
+    filler = folder / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".tmp" in p.name)
+
+
+def test_a_failed_rerun_retried_keeps_the_original_outputs(tmp_path, small_disk):
+    root = tmp_path / "rerun"
+    write_nights(root / "raw", NIGHTS[:1])
+    out, state = small_disk / "out", root / "state"
+    assert cli_in(root, out, state, "night", NIGHTS[0]).returncode == 0
+    original = {name: (out / NIGHTS[0] / name).read_bytes() for name in OUTPUTS}
+    filler = fill(small_disk)
+    for _ in range(2):  # failed, and failed again
+        failed = cli_in(root, out, state, "rerun", NIGHTS[0])
+        assert failed.returncode == 4
+        assert f"previous outputs kept in {out / ('.' + NIGHTS[0] + '.previous')}" in failed.stdout
+        assert error_lines(failed.stderr) == [f"cannot write {out / NIGHTS[0]}/stages/1-read/shard-00000.articles.jsonl"]
+        assert leftovers(out) == []
+    filler.unlink()
+    done = cli_in(root, out, state, "rerun", NIGHTS[0])
+    assert done.returncode == 0, done.stderr[-3000:]
+    previous = out / f".{NIGHTS[0]}.previous"
+    assert {name: (previous / name).read_bytes() for name in OUTPUTS} == original
+    assert {name: (out / NIGHTS[0] / name).read_bytes() for name in OUTPUTS} == original
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The failures' last lines (what a traceback ends with), each without its errno."""
+    return [line.split("] ", 1)[1].removesuffix(": No space left on device")
+            for line in stderr.splitlines() if line.startswith("pipeline.io.jsonl.OutputError:")]
+
+
+def test_a_full_state_dir_fails_the_night_naming_the_path(tmp_path, small_disk):
+    root = tmp_path / "state-full"
+    write_nights(root / "raw", NIGHTS[:2])
+    state = small_disk / "state"
+    assert cli_in(root, root / "out", state, "night", NIGHTS[0]).returncode == 0
+    fill(small_disk)
+    failed = cli_in(root, root / "out", state, "night", NIGHTS[1])
+    assert failed.returncode == 4
+    assert error_lines(failed.stderr) == [f"cannot write {state}/site_lines/{NIGHTS[1]}.json"]
+    assert leftovers(state) == [] and leftovers(root / "out") == []
+
+
+@pytest.mark.parametrize("free_kb", [0, 20, 40, 60, 80, 100, 120, 140])
+def test_a_night_failing_on_a_full_disk_at_any_point_leaves_no_temporary_files(tmp_path, small_disk, free_kb):
+    """The disk fills up at some step of the night (reading, cleaning, signing, dedup,
+    the outputs): the night fails (exit 4) naming the file it could not write, and
+    leaves none of its temporary files; with the space back, it completes as if nothing
+    had happened."""
+    root = tmp_path / "full"
+    write_nights(root / "raw", NIGHTS[:1])
+    out = small_disk / "out"
+    filler = fill(small_disk, leave=free_kb * 1024)
+    failed = cli_in(root, out, root / "state", "night", NIGHTS[0])
+    assert failed.returncode == 4, failed.stderr[-2000:]
+    named = error_lines(failed.stderr)
+    assert named and all(line.startswith(f"cannot write {out}/") for line in named), failed.stderr[-2000:]
+    assert leftovers(out) == [] and leftovers(root / "state") == []
+    filler.unlink()
+    assert cli_in(root, out, root / "state", "night", NIGHTS[0]).returncode == 0
