@@ -192,6 +192,10 @@ class Settings(luigi.Config):
     languages = LanguagesSetting("languages kept, ISO 639 codes (empty: all)", default=_shipped("languages"))
     max_page_bytes = IntSetting("HTML pages larger than this are rejected unread", 1,
                                 default=int(_shipped("max_page_bytes")))
+    page_seconds = IntSetting("seconds a page's extraction may take (0: no limit)", 0,
+                              default=int(_shipped("page_seconds")))
+    page_memory_mb = IntSetting("megabytes a page's extraction may take (0: no limit)", 0,
+                                default=int(_shipped("page_memory_mb")))
 
     @property
     def language_list(self) -> tuple[str, ...]:

@@ -52,6 +52,7 @@ from pipeline.io.jsonl import (
     write_jsonl,
 )
 from pipeline.io.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
+from pipeline.read.budget import PageBudget
 from pipeline.read.files import RawSum, Shard
 from pipeline.read.html import RULE, Page, extract
 from pipeline.read.readers import MAX_PAGE_BYTES, iter_file
@@ -88,6 +89,7 @@ class PageSettings:
 
     extract: HtmlSettings = HtmlSettings()
     max_page_bytes: int = MAX_PAGE_BYTES
+    budget: PageBudget = PageBudget()
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def repair_chunk(items: list[dict | Page], settings: PageSettings = PageSettings
     for item in items:
         if isinstance(item, Page):
             pages += 1
-            extracted = extract(item, settings.extract, settings.max_page_bytes)
+            extracted = extract(item, settings.extract, settings.max_page_bytes, settings.budget)
             if extracted.rejection is not None:
                 rejections.append(extracted.rejection.to_dict())
             else:

@@ -53,6 +53,7 @@ from pipeline.dedup.night import decide, dedup_stats, kept_for_history, night_do
 from pipeline.io.jsonl import read_json, read_jsonl, write_jsonl
 from pipeline.operate import checks, retention
 from pipeline.outputs import NAMES, Gathered, write_outputs
+from pipeline.read.budget import PageBudget
 from pipeline.read.files import digest_of
 from pipeline.records import StageStats
 from pipeline.report.summary import summary_line
@@ -112,7 +113,8 @@ class ReadFile(ShardTask):
         rules = load_rules(rules_path())
         stages.read_and_repair(self.paths.raw, self.paths.date, shard, rules, self.paths_of(stages.ReadPaths),
                                Settings().processes, progress.advance,
-                               stages.PageSettings(rules.html, Settings().max_page_bytes))
+                               stages.PageSettings(rules.html, Settings().max_page_bytes,
+                                                   PageBudget(Settings().page_seconds, Settings().page_memory_mb)))
 
 
 class CountSiteLines(NightTask):

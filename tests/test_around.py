@@ -223,3 +223,65 @@ def test_a_night_failing_on_a_full_disk_at_any_point_leaves_no_temporary_files(t
     assert leftovers(out) == [] and leftovers(root / "state") == []
     filler.unlink()
     assert cli_in(root, out, root / "state", "night", NIGHTS[0]).returncode == 0
+
+
+# --- hostile pages -----------------------------------------------------------------------------
+
+
+def test_only_web_charset_labels_mean_anything_and_no_label_sinks_the_night(night):
+    from tests.test_pages import FERRY, article_page
+
+    for k, label in enumerate(("punycode", "rot13", "base64", "cp037", "utf-7", "x-no-such")):
+        title, text = TextGenerator(seed=k).article(words=120)
+        paragraphs = [*text.split("\n\n"), f"This page declared {label} as its charset, which no browser reads."]
+        night.add(f"{label}.html", article_page(title, paragraphs, head=f"<meta charset='{label}'>").encode("utf-8"))
+    # UTF-7 as a browser does not read it: '+ADw-script+AD4-' stays text, not a <script>.
+    night.add("seven.html", article_page("Seven", [*FERRY[:2], "The notice said +ADw-script+AD4- in the "
+                                                   "middle of the sentence, and readers wrote in about it."],
+                                         head="<meta charset='utf-7'>").encode("utf-8"))
+    assert night.run()
+    articles = {a["source"]["file"]: a for a in night.records("articles.jsonl")}
+    decoding = {name: a["fixes"]["decoding"] for name, a in articles.items()}
+    assert decoding == {f"{label}.html": {"charset": "utf-8", "charset_from": "utf-8", "charset_declared": label}
+                        for label in ("punycode", "rot13", "base64", "cp037", "utf-7", "x-no-such")
+                        } | {"seven.html": {"charset": "utf-8", "charset_from": "utf-8", "charset_declared": "utf-7"}}
+    assert "This page declared cp037 as its charset" in articles["cp037.html"]["text"]
+    assert "+ADw-script+AD4- in the middle of the sentence" in articles["seven.html"]["text"]
+
+
+def test_an_xhtml_page_in_a_jsonl_record_is_read(night):
+    from tests.test_pages import FERRY
+
+    body = "".join(f"<p>{p}</p>" for p in FERRY)
+    xhtml = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+             '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml">'
+             f"<head><title>Ferry</title></head><body><article><h1>Ferry</h1>{body}</article></body></html>")
+    night.add("feed.jsonl", orjson.dumps({"id": "x1", "url": "https://example.org/ferry", "html": xhtml}) + b"\n")
+    assert night.run()
+    (article,) = night.records("articles.jsonl")
+    assert article["id"] == "x1" and article["text"].split("\n\n") == FERRY
+    assert night.records("rejected.jsonl") == []
+
+
+def blocks_page(blocks: int) -> bytes:
+    """A page of many small blocks: trafilatura's time grows faster than their number."""
+    return (b"<html><head><title>Blocks</title></head><body>"
+            + b"".join(b"<div><p>Block %d of the page, a short line of words.</p></div>" % k for k in range(blocks))
+            + b"</body></html>")
+
+
+@pytest.mark.parametrize("budget, reason", [
+    ({"page_seconds": 3, "page_memory_mb": 0}, "page over its budget: took more than 3 s to extract (page_seconds)"),
+    ({"page_seconds": 0, "page_memory_mb": 40},
+     "page over its budget: needed more than 40 MB to extract (page_memory_mb)"),
+])
+def test_a_page_over_its_budget_is_rejected_and_the_night_goes_on(night, budget, reason):
+    from tests.test_pages import FERRY, article_page
+
+    night.add("huge.html", blocks_page(300_000))
+    night.add("ferry.html", article_page("Ferry", FERRY).encode("utf-8"))
+    assert night.run(**budget)
+    assert [a["source"]["file"] for a in night.records("articles.jsonl")] == ["ferry.html"]
+    (rejected,) = night.records("rejected.jsonl")
+    assert (rejected["file"], rejected["reason"], rejected["excerpt"][:25]) == ("huge.html", reason,
+                                                                                "<html><head><title>Blocks")

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import lxml.etree
 
 from pipeline.clean.rules import HtmlSettings
+from pipeline.read.budget import OverBudget, PageBudget, page_budget
 from pipeline.read.charset import DecodedPage, decode_page
 from pipeline.records import Article, Rejection, excerpt
 from pipeline.text import squeeze_spaces
@@ -133,12 +134,25 @@ def visible_blocks(tree: lxml.etree._Element) -> list[tuple[lxml.etree._Element,
     return out
 
 
-def extract(page: Page, settings: HtmlSettings, max_bytes: int = 20_000_000) -> Extracted:
-    """The article of a page, or why it has none."""
+def extract(page: Page, settings: HtmlSettings, max_bytes: int = 20_000_000,
+            budget: PageBudget = PageBudget()) -> Extracted:
+    """The article of a page, or why it has none (within the page's ``budget`` of time and
+    memory: a page over it is rejected, see ``budget``)."""
+    try:
+        with page_budget(budget):
+            return _extract(page, settings, max_bytes)
+    except OverBudget as over:
+        return _reject(page, f"page over its budget: {over}", page.html[:80])
 
+
+def _reject(page: Page, reason: str, sample: str | bytes = "") -> Extracted:
+    return Extracted(None, Rejection(page.file, reason, STAGE, line=page.line, offset=page.offset,
+                                     id=page.record_id, excerpt=excerpt(sample)))
+
+
+def _extract(page: Page, settings: HtmlSettings, max_bytes: int) -> Extracted:
     def reject(reason: str, sample: str | bytes = "") -> Extracted:
-        return Extracted(None, Rejection(page.file, reason, STAGE, line=page.line, offset=page.offset,
-                                         id=page.record_id, excerpt=excerpt(sample)))
+        return _reject(page, reason, sample)
 
     if len(page.html) > max_bytes:
         return reject(f"page larger than {max_bytes:,} bytes (max_page_bytes)")
