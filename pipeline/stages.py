@@ -260,10 +260,12 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
 
 
 def count_site_lines(sitepages: Sequence[Path], recent: Sequence[tuple[str, Path]], settings: SiteLineSettings,
-                     night: str, lines_path: Path, stats_path: Path, state_path: Path) -> StageStats:
+                     night: str, lines_path: Path, stats_path: Path, state_path: Path,
+                     counts_path: Path | None = None) -> StageStats:
     """Count, per site, on how many pages each line appears, tonight (from the shards'
     page keys, in order) and on the ``recent`` nights (their saved counts, oldest last),
-    write the lines found repeated, and save tonight's counts for later nights."""
+    write the lines found repeated, and save tonight's counts for later nights (in the
+    state folder, and a copy in ``counts_path``, which ``history rebuild`` restores)."""
     stats = StageStats()
     with stats.timing():
         tonight = sitelines.SiteCounts()
@@ -286,6 +288,8 @@ def count_site_lines(sitepages: Sequence[Path], recent: Sequence[tuple[str, Path
         stats.counts = {"sites": len(counts.pages), "sites_with_boilerplate": len(boilerplate),
                         "boilerplate_lines": sum(len(keys) for keys in boilerplate.values())}
     stats.write(stats_path)
+    if counts_path is not None:
+        write_json(counts_path, saved)
     write_json(state_path, saved)
     return stats
 

@@ -52,6 +52,7 @@ from pipeline.dedup.history import (
 from pipeline.dedup.night import decide, dedup_stats, kept_for_history, night_docs
 from pipeline.io.jsonl import read_json, read_jsonl, write_jsonl
 from pipeline.operate import checks, retention
+from pipeline.operate.retention import SITE_COUNTS
 from pipeline.outputs import NAMES, Gathered, write_outputs
 from pipeline.read.budget import PageBudget
 from pipeline.read.files import digest_of
@@ -134,6 +135,7 @@ class CountSiteLines(NightTask):
         stage = self.paths.stages / "3-site-lines"
         return {"lines": luigi.LocalTarget(str(stage / "site_lines.json")),
                 "stats": luigi.LocalTarget(str(stage / "stats.json")),
+                "counts": luigi.LocalTarget(str(stage / SITE_COUNTS)),
                 "state": luigi.LocalTarget(str(site_lines_path(self.paths.date)))}
 
     @one_at_a_time
@@ -149,7 +151,7 @@ class CountSiteLines(NightTask):
         out = self.output()
         stages.count_site_lines([Path(t["sitepages"].path) for t in self.input()["shards"]], recent,
                                 load_rules(rules_path()).site_lines, self.paths.date, Path(out["lines"].path),
-                                Path(out["stats"].path), Path(out["state"].path))
+                                Path(out["stats"].path), Path(out["state"].path), Path(out["counts"].path))
 
 
 class CleanFile(ShardTask):

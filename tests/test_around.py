@@ -6,6 +6,7 @@ real kill -9, the `luigi` and `python -m pipeline` commands."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -285,3 +286,110 @@ def test_a_page_over_its_budget_is_rejected_and_the_night_goes_on(night, budget,
     (rejected,) = night.records("rejected.jsonl")
     assert (rejected["file"], rejected["reason"], rejected["excerpt"][:25]) == ("huge.html", reason,
                                                                                 "<html><head><title>Blocks")
+
+
+# --- the history's own record: lost, restored from an old backup, edited -------------------------
+
+SITE_LINE = "Harbour Times reporters on the quay contributed to this report."
+
+
+def write_site_nights(raw: Path) -> None:
+    """Four nights of a site that prints one line on every page, three pages a night: the
+    line is the site's boilerplate only when the earlier nights' counts are added (a site
+    needs 5 pages), so a night that lost them keeps it."""
+    generator = TextGenerator(seed=31)
+    for k, night in enumerate(NIGHTS):
+        records = []
+        for i in range(3):
+            title, text = generator.article(words=140)
+            records.append({"id": f"h{k}-{i}", "url": f"https://harbour.example/{k}/{i}", "title": title,
+                            "text": text + "\n\n" + SITE_LINE})
+        (raw / night).mkdir(parents=True, exist_ok=True)
+        (raw / night / "harbour.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+
+@pytest.fixture(scope="module")
+def site_nights(tmp_path_factory) -> tuple[Path, Path]:
+    """The four nights run one by one (the reference), and the first three alone."""
+    reference, three = tmp_path_factory.mktemp("site-reference"), tmp_path_factory.mktemp("site-three")
+    for root, nights in ((reference, NIGHTS), (three, NIGHTS[:3])):
+        write_site_nights(root / "raw")
+        for night in nights:
+            assert night_cli(root, night).returncode == 0
+    last = (reference / "out" / NIGHTS[3] / "articles.jsonl").read_text()
+    assert SITE_LINE not in last  # the reference cleans it, counting the earlier nights
+    return reference, three
+
+
+def manifest(root: Path) -> dict:
+    return orjson.loads((root / "state" / "history" / "MANIFEST.json").read_bytes())
+
+
+def _lose_state(root: Path) -> str:
+    shutil.rmtree(root / "state")
+    return f"night {NIGHTS[0]} is not in the history"
+
+
+def _restore_old_backup(root: Path) -> str:
+    """The state as it was after the first night (a backup), the later nights' gone."""
+    history = root / "state" / "history"
+    for night in NIGHTS[1:3]:
+        shutil.rmtree(history / night)
+        (root / "state" / "site_lines" / f"{night}.json").unlink()
+    data = manifest(root)
+    data["nights"] = {NIGHTS[0]: data["nights"][NIGHTS[0]]}
+    (history / "MANIFEST.json").write_bytes(orjson.dumps(data))
+    return f"night {NIGHTS[1]} is not in the history"
+
+
+def _delete_manifest(root: Path) -> str:
+    (root / "state" / "history" / "MANIFEST.json").unlink()
+    return "MANIFEST.json: missing, but 3 night folder(s) are there"
+
+
+def _edit_a_count(root: Path) -> str:
+    data = manifest(root)
+    entry = data["nights"][NIGHTS[1]]
+    entry["articles"] -= 1
+    (root / "state" / "history" / "MANIFEST.json").write_bytes(orjson.dumps(data))
+    return f"night {NIGHTS[1]}: its entry differs from what was committed"
+
+
+CHANGES = {"state folder lost": _lose_state, "restored from an older backup": _restore_old_backup,
+           "manifest deleted": _delete_manifest, "a night's article count edited": _edit_a_count}
+
+
+@pytest.mark.parametrize("change", list(CHANGES), ids=list(CHANGES))
+def test_a_history_changed_behind_the_pipeline_stops_the_night_and_rebuild_gives_back_everything(
+        change, site_nights, tmp_path):
+    reference, three = site_nights
+    root = tmp_path / "changed"
+    shutil.copytree(three, root)
+    said = CHANGES[change](root)
+    stopped = night_cli(root, NIGHTS[3])
+    assert stopped.returncode == 11 and said in stopped.stderr, stopped.stderr[-2000:]
+    verify = pipeline_cli(root, "history", "verify")
+    assert verify.returncode == 11 and said in verify.stdout + verify.stderr
+    rebuild = pipeline_cli(root, "history", "rebuild")
+    assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr[-2000:]
+    assert pipeline_cli(root, "history", "verify").stdout.endswith(": sound\n")
+    # Everything verify checks is back: the site-line counts and what each night compared with.
+    rebuilt = manifest(root)["nights"]
+    assert {n: (e["site_lines"], e["compared_with"], e["articles"]) for n, e in rebuilt.items()} == {
+        n: (e["site_lines"], e["compared_with"], e["articles"]) for n, e in manifest(three)["nights"].items()}
+    assert night_cli(root, NIGHTS[3]).returncode == 0
+    assert outputs_of(root, NIGHTS[3]) == outputs_of(reference, NIGHTS[3])
+
+
+def test_verify_finds_a_finished_night_the_history_does_not_list(site_nights, tmp_path):
+    _, three = site_nights
+    root = tmp_path / "unlisted"
+    shutil.copytree(three, root)
+    data = manifest(root)
+    del data["nights"][NIGHTS[2]]
+    (root / "state" / "history" / "MANIFEST.json").write_bytes(orjson.dumps(data))
+    shutil.rmtree(root / "state" / "history" / NIGHTS[2])
+    verify = pipeline_cli(root, "history", "verify")
+    assert verify.returncode == 11
+    assert f"night {NIGHTS[2]} is not in the history" in verify.stdout
+    assert f"but it is finished in {root / 'out'}" in verify.stdout

@@ -25,14 +25,17 @@ from luigi.cmdline_parser import CmdlineParser
 from luigi.execution_summary import LuigiStatusCode
 
 from pipeline import tasks
+from pipeline.clean.rules import load_rules
 from pipeline.clean.sitelines import SiteCounts
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.fingerprint import make_docs
 from pipeline.dedup.history import (
+    REBUILD_HINT,
     CommitInfo,
     History,
     HistoryDamaged,
     HistoryMismatch,
+    Problem,
     RebuildSources,
     all_problems,
     later_dependents,
@@ -44,13 +47,21 @@ from pipeline.dedup.history import (
 from pipeline.dedup.history.files import checksum
 from pipeline.dedup.night import kept_for_history, night_docs
 from pipeline.dedup.policy import priority
-from pipeline.io.jsonl import read_json, read_jsonl, write_json
+from pipeline.io.jsonl import read_json, read_jsonl, write_bytes, write_json
 from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
+from pipeline.operate.retention import SITE_COUNTS
 from pipeline.read.files import list_night, raw_sum
 from pipeline.records import Article
 from pipeline.report.nightdata import NIGHT_RE
-from pipeline.settings import Settings, dedup_config, night_paths, raw_nights, site_lines_path
+from pipeline.settings import (
+    Settings,
+    dedup_config,
+    night_paths,
+    raw_nights,
+    rules_path,
+    site_lines_path,
+)
 from pipeline.taskbase import night_finished
 
 # Luigi's run status -> exit code (as `luigi` itself exits with [retcode]).
@@ -379,6 +390,11 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
     try:
         found = all_problems(history, full=full, site_lines_dir=Path(Settings().state_dir) / "site_lines")
         nights = history.nights() if not any(p.night is None for p in found) else {}
+        # What a night checks before it runs: the finished nights of out_dir are listed.
+        if not any(p.night is None for p in found):
+            found += [Problem(night, f"night {night} is not in the history ({history.manifest_path} does not "
+                                     f"list it), but it is finished in {Settings().out_dir}; {REBUILD_HINT}")
+                      for night in OutDirSources().finished_nights() if night not in nights]
     finally:
         history.close()
     problems = [p.message for p in found if not p.warning]
@@ -388,8 +404,9 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
 
 
 def rebuild_history() -> tuple[list[str], list[str]]:
-    """Rebuild the history (see ``dedup.history.rebuild``) and the site-line counts that
-    are damaged; returns what was done and what could not be."""
+    """Rebuild the history (see ``dedup.history.rebuild``), the site-line counts first
+    (every committed or finished night's, when missing or damaged), so that the manifest
+    written records them; returns what was done and what could not be."""
     sources = OutDirSources()
     cfg = Settings()
     try:
@@ -397,24 +414,52 @@ def rebuild_history() -> tuple[list[str], list[str]]:
     except HistoryDamaged as error:
         refuse(Exit.HISTORY, str(error))
     try:
-        done, problems = rebuild(history, sources)
-        committed = history.nights()
+        try:
+            listed, _ = history.read_manifest()
+        except HistoryDamaged:
+            listed = {}
+        nights = sorted(set(listed) | set(sources.finished_nights()))
+        done, messages = restore_site_lines(nights, listed, sources)
+        rebuilt, problems = rebuild(history, sources)
     finally:
         history.close()
-    messages = [p.message for p in problems]
+    return done + rebuilt, messages + [p.message for p in problems]
+
+
+def restore_site_lines(nights: Sequence[str], listed: dict, sources: OutDirSources) -> tuple[list[str], list[str]]:
+    """Each night's site-line counts (``state_dir/site_lines/NIGHT.json``) made whole again
+    when missing, impossible, or not the committed ones: from the copy the night keeps in
+    its stages (``3-site-lines/counts.json``), else counted again from its repair stage.
+    A night with neither is named: a problem when a later night's counting would read it
+    (it is among the last ``recent_nights``), else only a note."""
+    done, problems = [], []
     state = Path(Settings().state_dir) / "site_lines"
-    for night, entry in committed.items():
+    recent = load_rules(rules_path()).site_lines.recent_nights
+    newest = max(nights, default=None)
+    for night in nights:
         path = state / f"{night}.json"
+        entry = listed.get(night)
         damaged = site_line_sanity(path) if path.exists() else ["missing"]
-        if entry.site_lines is not None and path.exists() and not damaged:
-            damaged = [] if checksum(path) == entry.site_lines else ["checksum"]
-        if not damaged or (entry.site_lines is None and not path.exists()):
+        if not damaged and entry is not None and entry.site_lines is not None and checksum(path) != entry.site_lines:
+            damaged = ["not the committed counts"]
+        if not damaged:
+            continue
+        copy = sources.out_dir / night / "stages" / "3-site-lines" / SITE_COUNTS
+        if copy.is_file() and not site_line_sanity(copy):
+            write_bytes(path, [copy.read_bytes()])
+            done.append(f"night {night}: site-line counts restored from {copy}")
             continue
         counts = sources.site_lines(night)
-        if counts is None:
-            messages.append(f"night {night}: {path} is damaged and {sources.out_dir / night} has no repair-stage "
-                            "pages to count again")
+        if counts is not None:
+            write_json(path, counts.to_json())
+            done.append(f"night {night}: site-line counts made again from its repair stage")
             continue
-        write_json(path, counts.to_json())
-        done.append(f"night {night}: site-line counts made again from its repair stage")
-    return done, messages
+        message = (f"night {night}: {path} is {damaged[0] if damaged == ['missing'] else 'damaged'} and "
+                   f"{sources.out_dir / night / 'stages'} has neither {SITE_COUNTS} nor repair-stage pages "
+                   "to make it from")
+        if newest is not None and dt.date.fromisoformat(night) >= dt.date.fromisoformat(newest) - dt.timedelta(
+                days=recent):
+            problems.append(message + " (the next night's site lines count it: rerun the night)")
+        else:
+            done.append(message + f" (older than the {recent} nights a night counts: not needed)")
+    return done, problems

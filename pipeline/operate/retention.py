@@ -9,6 +9,9 @@ ones keep only:
   article (kept articles are in ``articles.jsonl``, rejections in ``rejected.jsonl``);
 - ``stages/5-dedup/history.stats.json``: the mark that the night's history commit is
   done (so the night stays done), and ``stages/run.json``, the settings it ran with;
+- ``stages/5-dedup/stats.json`` (what its dedup compared with) and
+  ``stages/3-site-lines/counts.json`` (its site-line counts): what ``history rebuild``
+  needs to make the night's manifest entry and site-line counts again;
 - ``stages/pruned.json``: what was removed, for people.
 
 Everything else of ``stages/`` goes. Outputs (``OUT_DIR/NIGHT/*``) are never touched:
@@ -25,7 +28,10 @@ import orjson
 from pipeline.io.jsonl import read_jsonl, write_bytes, write_json
 from pipeline.report.nightdata import NIGHT_RE
 
-KEPT = ("3-clean/dropped.articles.jsonl", "5-dedup/history.stats.json", "run.json", "pruned.json")
+# Tonight's site-line counts, as saved in the state folder (``history rebuild`` restores them).
+SITE_COUNTS = "counts.json"
+KEPT = ("3-clean/dropped.articles.jsonl", "5-dedup/history.stats.json", "5-dedup/stats.json",
+        f"3-site-lines/{SITE_COUNTS}", "run.json", "pruned.json")
 DROPPED = "3-clean/dropped.articles.jsonl"
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import xxhash
 
 from pipeline.dedup.history.base import in_window
@@ -37,15 +38,23 @@ class NightEntry:
     gaps: list[str] | None = None  # nights of its window that had no raw folder
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The entry as the manifest holds it, with its own checksum (``sum``): an entry
+        edited by hand, or damaged, is found (:meth:`from_json`)."""
+        data = {
             "articles": self.articles, "superseded": self.superseded, "digest": self.digest,
             "files": {name: list(s) for name, s in sorted(self.files.items())},
             "site_lines": list(self.site_lines) if self.site_lines else None,
             "compared_with": self.compared_with, "gaps": self.gaps,
         }
+        return {**data, "sum": entry_sum(data)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "NightEntry":
+        """An entry read back; raises ``ValueError`` when it is not the entry its checksum
+        was made of (an entry of an earlier version, without one, is taken as it is)."""
+        fields = {key: value for key, value in data.items() if key != "sum"}
+        if "sum" in data and data["sum"] != entry_sum(fields):
+            raise ValueError("its entry differs from what was committed (edited by hand, or damaged)")
         return cls(
             articles=int(data["articles"]), superseded=int(data["superseded"]), digest=str(data["digest"]),
             files={name: FileSum(int(s[0]), str(s[1])) for name, s in data["files"].items()},
@@ -53,6 +62,15 @@ class NightEntry:
             else None,
             compared_with=data.get("compared_with"), gaps=data.get("gaps"),
         )
+
+
+def entry_sum(data: dict[str, Any]) -> str:
+    """The checksum of a manifest entry's fields (keys sorted, as JSON).
+
+    >>> entry_sum({"articles": 519, "digest": "ab"}) != entry_sum({"articles": 518, "digest": "ab"})
+    True
+    """
+    return xxhash.xxh3_64_hexdigest(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
 
 
 @dataclass

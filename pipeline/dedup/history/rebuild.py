@@ -58,13 +58,15 @@ def rebuild(history: History, sources: RebuildSources) -> tuple[list[str], list[
                     "its outputs stay those of the old settings (rerun a night to apply these)")
     with history.locked(fcntl.LOCK_EX):
         try:
-            old = history.nights()
+            old, damaged = history.read_manifest()
         except HistoryDamaged as error:
             done.append(f"manifest unreadable ({error}): made again from the night folders and out_dir")
-            old = {}
+            old, damaged = {}, {}
+        for night, why in damaged.items():
+            done.append(f"night {night}: its manifest entry {why}: made again from its folder and out_dir")
         checker = Checker(history.folder, trust_unchanged=False)
         folders = set(history.folders())
-        nights = sorted(set(old) | set(sources.finished_nights()) | (folders if not old else set()))
+        nights = sorted(set(old) | set(sources.finished_nights()) | set(damaged) | (folders if not old else set()))
         rebuilt: dict[str, NightEntry] = {}
         for night in nights:
             entry = old.get(night)
@@ -76,6 +78,8 @@ def rebuild(history: History, sources: RebuildSources) -> tuple[list[str], list[
                 if entry is None:
                     entry = history.entry_of_folder(night, sources.commit_info(night))
                     done.append(f"night {night}: folder intact, listed again")
+                elif entry.site_lines is None:  # counts restored since (see operate.commands)
+                    entry.site_lines = history.entry_of_folder(night, sources.commit_info(night)).site_lines
                 rebuilt[night] = entry
                 continue
             made = sources.kept_articles(night, history.config, stages=not changed)

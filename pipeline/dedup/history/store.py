@@ -107,8 +107,6 @@ class History:
             legacy = self.folder.parent / SQLITE_NAME
             if legacy.exists() and self.settings_before is None:
                 self._migrate(legacy)
-            if not (self.folder / MANIFEST_NAME).exists() and self.folders():
-                self._adopt()
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -117,17 +115,39 @@ class History:
         return self.folder / MANIFEST_NAME
 
     def nights(self) -> dict[str, NightEntry]:
-        """The committed nights, by night (the manifest as it is now)."""
+        """The committed nights, by night (the manifest as it is now); a manifest that is
+        damaged, or one of whose entries is, raises :class:`HistoryDamaged` naming it."""
+        nights, damaged = self.read_manifest()
+        if damaged:
+            night, why = next(iter(damaged.items()))
+            raise HistoryDamaged(f"{self.manifest_path}: night {night}: {why}; {REBUILD_HINT}")
+        return nights
+
+    def read_manifest(self) -> tuple[dict[str, NightEntry], dict[str, str]]:
+        """The manifest's sound entries, and why each damaged one is not (for a rebuild,
+        which makes those again). A manifest that is missing while night folders are there
+        is damaged: it is the history's only record of what each night compared with and of
+        its site-line counts, so it is never silently written anew."""
         path = self.manifest_path
         if not path.exists():
-            return {}
+            if self.folders():
+                raise HistoryDamaged(f"{path}: missing, but {len(self.folders())} night folder(s) are there; "
+                                     f"{REBUILD_HINT}")
+            return {}, {}
         try:
             data = orjson.loads(path.read_bytes())
             if data.get("format") != MANIFEST_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {MANIFEST_FORMAT}")
-            return {night: NightEntry.from_json(entry) for night, entry in sorted(data["nights"].items())}
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            entries = sorted(data["nights"].items())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise HistoryDamaged(f"{path}: not a readable manifest ({error}); {REBUILD_HINT}") from error
+        nights, damaged = {}, {}
+        for night, entry in entries:
+            try:
+                nights[night] = NightEntry.from_json(entry)
+            except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+                damaged[night] = str(error) if isinstance(error, ValueError) else f"not a readable entry ({error})"
+        return nights, damaged
 
     def candidates(self, docs: Sequence[Doc], night: str, since: str | None) -> dict[str, list[Doc]]:
         """Earlier nights' kept articles that may match each of ``docs`` (by doc key)."""
@@ -196,6 +216,7 @@ class History:
 
     def commit_unlocked(self, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]],
                 info: CommitInfo, nights: dict[str, NightEntry] | None = None) -> NightEntry:
+        committed = dict(self.nights() if nights is None else nights)  # before the folder moves in
         tmp = self.folder / f".{night}.tmp-{run_tag()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
@@ -216,7 +237,6 @@ class History:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # a failed commit leaves nothing behind
             raise
-        committed = dict(self.nights() if nights is None else nights)
         committed[night] = entry
         self.write_manifest(committed)
         shutil.rmtree(old, ignore_errors=True)
@@ -295,13 +315,6 @@ class History:
                 shutil.rmtree(path, ignore_errors=True)
             else:  # killed between the two renames: the previous version is the night's
                 path.rename(self.folder / night)
-
-    def _adopt(self) -> None:
-        """A history written before the manifest existed: its folders are listed as they
-        are (checksums taken now); what they compared with is not known."""
-        nights = {night: self.entry_of_folder(night, CommitInfo()) for night in self.folders()}
-        self.write_manifest(nights)
-        logger.info("history %s: manifest written for the %d night folders found", self.folder, len(nights))
 
     def _migrate(self, path: Path) -> None:
         """Rewrite a SQLite history (schema 2) as night folders, then set the file aside."""
