@@ -393,3 +393,96 @@ def test_verify_finds_a_finished_night_the_history_does_not_list(site_nights, tm
     assert verify.returncode == 11
     assert f"night {NIGHTS[2]} is not in the history" in verify.stdout
     assert f"but it is finished in {root / 'out'}" in verify.stdout
+
+
+# --- a Redis that loses keys ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own (its settings change), on a free loopback port."""
+    import redis
+
+    from tests.conftest import free_port, local_server
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed and CI=true")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(tmp_path)]
+    with local_server(command, port):
+        yield f"redis://127.0.0.1:{port}/0", redis.Redis(port=port)
+
+
+@pytest.fixture(scope="module")
+def redis_sequence(tmp_path_factory):
+    """The reference: the four nights of the integrity tests run one by one, in order."""
+    root = tmp_path_factory.mktemp("redis-sequence")
+    write_nights(root / "raw")
+    for night in NIGHTS:
+        assert night_cli(root, night).returncode == 0
+    return root
+
+
+def test_a_redis_that_may_evict_keys_is_refused(own_redis, tmp_path):
+    url, client = own_redis
+    client.config_set("maxmemory", "6mb")
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    root = tmp_path / "lru"
+    write_nights(root / "raw", NIGHTS[:1])
+    refused = night_cli(root, NIGHTS[0], "--pipeline-index-url", url)
+    assert refused.returncode == 9
+    (line,) = [line for line in refused.stderr.splitlines() if line.startswith("newsclean: error:")]
+    assert line == (f"newsclean: error: [pipeline] index_url = {url}: the Redis there cannot hold the index: its "
+                    "maxmemory-policy is allkeys-lru, which drops keys when memory runs short: set maxmemory-policy "
+                    "noeviction (redis.conf, or CONFIG SET), and give it the memory the index needs")
+    assert not (root / "out" / NIGHTS[0] / "stages" / "1-read").exists()
+
+
+def _evict(client) -> None:
+    """Memory runs short under an evicting policy: Redis drops keys of the index to make
+    room for another application's, then the policy is set right again."""
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    client.config_set("maxmemory", str(client.info("memory")["used_memory"] + 200_000))
+    for k in range(3000):
+        client.set(f"other-application:{k}", b"x" * 400)
+    assert client.info("stats")["evicted_keys"] > 0
+    client.config_set("maxmemory", "0")
+    client.config_set("maxmemory-policy", "noeviction")
+
+
+def _delete_a_nights_keys(client) -> None:
+    """The first night's band and exact keys deleted by hand."""
+    for key in client.scan_iter(match="newsclean:*", count=10000):
+        if key.split(b":")[-2] in (b"band", b"exact"):
+            members = client.smembers(key)
+            if any(m.startswith(NIGHTS[0].encode()) for m in members):
+                client.delete(key)
+
+
+@pytest.mark.parametrize("lose", [_evict, _delete_a_nights_keys], ids=["keys evicted", "a night's keys deleted"])
+def test_a_redis_index_that_lost_keys_stops_the_night_and_rebuild_refills_it(own_redis, redis_sequence, tmp_path,
+                                                                             lose):
+    url, client = own_redis
+    root = tmp_path / "redis"
+    write_nights(root / "raw")
+    with_redis = ("--pipeline-index-url", url)
+    for night in NIGHTS[:3]:
+        assert night_cli(root, night, *with_redis).returncode == 0
+    lose(client)
+    stopped = night_cli(root, NIGHTS[3], *with_redis)
+    assert stopped.returncode == 11, stopped.stderr[-2000:]
+    said = f"the Redis index {url} lacks " + (f"it (night {NIGHTS[0]}" if lose is _evict else "")
+    assert said in stopped.stderr
+    verify = pipeline_cli(root, "history", "verify", *with_redis)
+    assert verify.returncode == 11 and said in verify.stdout
+    if lose is _delete_a_nights_keys:
+        assert f" entries of night {NIGHTS[0]} looked for (keys evicted or deleted)" in verify.stdout
+    rebuild = pipeline_cli(root, "history", "rebuild", *with_redis)
+    assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr[-2000:]
+    assert pipeline_cli(root, "history", "verify", *with_redis).stdout.endswith(": sound\n")
+    assert night_cli(root, NIGHTS[3], *with_redis).returncode == 0
+    assert outputs_of(root, NIGHTS[3]) == outputs_of(redis_sequence, NIGHTS[3])

@@ -102,12 +102,17 @@ def _check_scheduler() -> None:
 def _check_redis(url: str) -> None:
     import redis
 
+    from pipeline.dedup.history.redisindex import eviction_problem
+
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
         client.ping()
+        problem = eviction_problem(client)
         client.close()
     except (redis.RedisError, OSError, ValueError) as error:
         refuse(Exit.UNREACHABLE, f"cannot reach the Redis index at [pipeline] index_url = {url} ({error})")
+    if problem:
+        refuse(Exit.BAD_SETTINGS, f"[pipeline] index_url = {url}: the Redis there cannot hold the index: {problem}")
 
 
 def _unreachable(host: str, port: int) -> str | None:

@@ -47,7 +47,8 @@ def window_problems(history: History, night: str, window: tuple[str | None, set[
         if site_lines_dir is not None:
             for m in site_nights:
                 problems.extend(site_line_problems(m, committed.get(m), site_lines_dir, checker))
-        problems.extend(index_problems(history, committed))
+        read = [m for m in committed if window is not None and in_window(m, None, night, window[0])]
+        problems.extend(index_problems(history, committed, read))
         checker.save()
     return problems
 
@@ -70,7 +71,7 @@ def all_problems(history: History, full: bool = True, site_lines_dir: Path | Non
         for name in sorted(set(history.folders()) - set(committed)):
             problems.append(Problem(name, f"{history.folder / name}: a night folder the manifest does not list "
                                           "(a commit cut short, or copied in by hand)", warning=True))
-        problems.extend(index_problems(history, committed))
+        problems.extend(index_problems(history, committed, sample=INDEX_SAMPLE if not full else None))
         problems.extend(stale_nights(committed))
         checker.save()
     return problems
@@ -104,7 +105,15 @@ def night_problems(history: History, night: str, entry: NightEntry, checker: "Ch
 
 
 
-def index_problems(history: History, committed: dict[str, NightEntry]) -> list[Problem]:
+# Entries of each kind (band, exact) a night's check looks for in Redis, per night of its
+# window; verify looks for every one.
+INDEX_SAMPLE = 500
+
+
+def index_problems(history: History, committed: dict[str, NightEntry], checked: Sequence[str] | None = None,
+                   sample: int | None = INDEX_SAMPLE) -> list[Problem]:
+    """The Redis index against the manifest: the same nights with the same commits, and
+    each of the ``checked`` nights' entries (a ``sample`` of them, or all) present."""
     if history.index is None:
         return []
     indexed = history.index.nights()
@@ -124,6 +133,17 @@ def index_problems(history: History, committed: dict[str, NightEntry]) -> list[P
             what = "holds another commit of it"
         problems.append(Problem(night, f"the Redis index {history.index.url} {what} (night {night}, "
                                        f"{history.manifest_path}); {REBUILD_HINT}"))
+    for night in (committed if checked is None else checked):
+        if night not in committed or indexed.get(night) != (committed[night].digest, committed[night].articles):
+            continue
+        try:
+            lacking, looked = history.index.missing(night, NightFolder(history.folder / night), sample)
+        except HistoryDamaged:
+            continue  # the folder's own problem, reported by the file checks
+        if lacking:
+            problems.append(Problem(night, f"the Redis index {history.index.url} lacks {lacking:,} of the "
+                                           f"{looked:,} entries of night {night} looked for (keys evicted or "
+                                           f"deleted); {REBUILD_HINT}"))
     return problems
 
 # --- repairing ------------------------------------------------------------------------------

@@ -144,8 +144,49 @@ class RedisIndex:
         if batch:
             self.redis.delete(*batch)
 
+    def missing(self, night: str, folder: NightFolder, sample: int | None = None) -> tuple[int, int]:
+        """How many of a committed night's entries (its band fingerprints' and exact keys'
+        members, as its folder holds them) the index lacks, of how many looked at: all of
+        them, or ``sample`` spread evenly over each kind (what a night checks before its
+        dedup; a Redis that lost keys, by eviction or by hand, lost them by the thousand).
+        Keys another night also has are not enough: each entry is this night's member."""
+        lacking = looked = 0
+        for kind, values, owners in (("band", "bands.npy", "bands.docs.npy"), ("exact", "exact.npy", "exact.docs.npy")):
+            keys, articles = folder.array(values, mmap_mode="r"), folder.array(owners, mmap_mode="r")
+            chosen = np.arange(len(keys)) if sample is None or len(keys) <= sample else np.unique(
+                np.linspace(0, len(keys) - 1, sample).astype(np.int64))
+            for start in range(0, len(chosen), LOOKUP_BATCH):
+                batch = chosen[start : start + LOOKUP_BATCH]
+                names = (hex_prints(np.asarray(keys[batch])) if kind == "band"
+                         else [bytes(k).decode("ascii") for k in np.asarray(keys[batch])])
+                pipe = self.redis.pipeline(transaction=False)
+                for name, owner in zip(names, np.asarray(articles[batch]).tolist()):
+                    pipe.sismember(self._key(kind, name), f"{night}|{owner}")
+                found = pipe.execute()
+                looked += len(found)
+                lacking += len(found) - sum(map(bool, found))
+        return lacking, looked
+
     def close(self) -> None:
         self.redis.close()
+
+
+# The policies under which Redis never drops a key by itself (it refuses writes instead).
+SAFE_POLICY = "noeviction"
+
+
+def eviction_problem(client: redis.Redis) -> str | None:
+    """Why a Redis cannot hold the index: an eviction policy that drops keys when memory
+    runs short (the index would silently lose entries), said with what it evicted."""
+    memory, stats = client.info("memory"), client.info("stats")
+    policy = str(memory.get("maxmemory_policy", SAFE_POLICY))
+    if policy == SAFE_POLICY:
+        return None
+    evicted = int(stats.get("evicted_keys", 0))
+    return (f"its maxmemory-policy is {policy}, which drops keys when memory runs short"
+            + (f" ({evicted:,} keys evicted since it started)" if evicted else "")
+            + f": set maxmemory-policy {SAFE_POLICY} (redis.conf, or CONFIG SET), and give it the memory the "
+            "index needs")
 
 
 def _split_keys(blob: bytes) -> list[str]:
