@@ -155,8 +155,12 @@ class LanguagesSetting(TextSetting):
         return None
 
 
-def _shipped(name: str) -> str:
+def shipped_value(name: str) -> str:
+    """A ``[pipeline]`` setting's default, as the shipped config/luigi.cfg spells it."""
     return _SHIPPED.get(SECTION, name)
+
+
+_shipped = shipped_value
 
 
 class Settings(luigi.Config):
@@ -207,11 +211,15 @@ SETTING_NAMES = tuple(sorted(name for name, _ in Settings.get_params()))
 
 def unknown_settings() -> list[str]:
     """Keys of ``[pipeline]`` in the configuration files that are no setting, each with the
-    nearest setting's name when there is one (``treshold`` -> ``threshold``)."""
+    nearest setting's name when there is one (``treshold`` -> ``threshold``), and sections
+    whose name is a misspelling of ``[pipeline]`` (``[pipline]``)."""
     config = luigi.configuration.get_config()
+    # A section whose name is nearly ours is a misspelling: its settings would be ignored,
+    # and the night would run on the shipped ones (raw_dir = samples).
+    problems = [f"unknown section [{name}] (did you mean [{SECTION}]?)" for name in config.sections()
+                if name != SECTION and difflib.get_close_matches(name.lower(), [SECTION], n=1, cutoff=0.75)]
     if not config.has_section(SECTION):
-        return []
-    problems = []
+        return problems
     for key in sorted(config.options(SECTION)):
         if _spellings(key)[0] in SETTING_NAMES:
             continue

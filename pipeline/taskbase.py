@@ -63,6 +63,20 @@ class NightParameter(luigi.DateParameter):
             refuse(Exit.USAGE, f"--date {s!r}: not a night YYYY-MM-DD")
 
 
+class LastNightParameter(NightParameter):
+    """A night that is yesterday's unless given: what cron runs, ``luigi --module
+    pipeline.tasks CleanCorpus`` without ``--date``. Yesterday as of when the night is
+    scheduled, not when the module was imported."""
+
+    @property
+    def _default(self) -> dt.date:
+        return dt.date.today() - dt.timedelta(days=1)
+
+    @_default.setter
+    def _default(self, value: Any) -> None:
+        pass  # Parameter.__init__ sets it; the day is worked out when asked
+
+
 class RawNight(luigi.ExternalTask):
     """A night's raw folder, written by the scraper (a symbolic link is not one)."""
 

@@ -71,7 +71,7 @@ from pipeline.settings import (
     site_lines_path,
 )
 from pipeline.taskbase import (
-    NightParameter,
+    LastNightParameter,
     NightTask,
     Progress,
     ShardTask,
@@ -320,9 +320,10 @@ class WriteOutputs(NightTask):
 
 class CleanCorpus(luigi.WrapperTask):
     """The night, done: its outputs written (WriteOutputs) and its kept articles in the
-    history for later nights (CommitHistory); the two run side by side."""
+    history for later nights (CommitHistory); the two run side by side. Without
+    ``--date``, last night's (yesterday's)."""
 
-    date = NightParameter()
+    date = LastNightParameter(description="the night, YYYY-MM-DD (default: yesterday)")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

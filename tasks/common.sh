@@ -7,7 +7,8 @@
 # One install step makes the scripts run as shipped: a virtual environment beside them,
 #   python3 -m venv /opt/newsclean/.venv && /opt/newsclean/.venv/bin/pip install /opt/newsclean
 # (NEWSCLEAN_PYTHON names another Python). Configuration, the first found:
-#   NEWSCLEAN_CONFIG, /etc/newsclean/luigi.cfg, luigi.cfg in the working folder
+#   NEWSCLEAN_CONFIG, LUIGI_CONFIG_PATH (Luigi's own variable), /etc/newsclean/luigi.cfg,
+#   luigi.cfg in the working folder
 #   (NEWSCLEAN_WORKDIR, default the project folder); Luigi flags in NEWSCLEAN_LUIGI_FLAGS.
 
 project="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,12 +34,12 @@ newsclean_setup() {
     # Sets: python, flags (array), log_dir. Returns a documented exit code on failure.
     python="$(newsclean_python)" || return 12
     cd "$workdir" || { echo "newsclean: error: cannot enter NEWSCLEAN_WORKDIR=$workdir" >&2; return 9; }
-    local config="${NEWSCLEAN_CONFIG:-}"
+    local config="${NEWSCLEAN_CONFIG:-${LUIGI_CONFIG_PATH:-}}"
     if [[ -z "$config" && -f /etc/newsclean/luigi.cfg ]]; then
         config=/etc/newsclean/luigi.cfg
     fi
     if [[ -n "$config" ]]; then
-        [[ -f "$config" ]] || { echo "newsclean: error: NEWSCLEAN_CONFIG=$config: no such file" >&2; return 9; }
+        [[ -f "$config" ]] || { echo "newsclean: error: configuration $config (NEWSCLEAN_CONFIG or LUIGI_CONFIG_PATH): no such file" >&2; return 9; }
         export LUIGI_CONFIG_PATH="$config"
     fi
     # shellcheck disable=SC2206  # flags are words, as on a command line

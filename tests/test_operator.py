@@ -279,6 +279,13 @@ def test_the_wrapper_runs_as_shipped_under_crons_environment(installed, tmp_path
     config = tmp_path / "newsclean.cfg"
     config.write_text("[pipeline]\ntreshold = 0.5\n")
     assert cron(installed, SAMPLE_NIGHT, NEWSCLEAN_CONFIG=str(config)).returncode == 9
+    # Luigi's own variable names the configuration too.
+    (installed / "luigi.cfg").unlink()
+    other = tmp_path / "elsewhere.cfg"
+    other.write_text(f"[pipeline]\nraw_dir = {data / 'raw'}\nout_dir = {data / 'out2'}\nstate_dir = {data / 'state2'}\n")
+    assert cron(installed, SAMPLE_NIGHT).returncode == 9  # not configured
+    by_luigi = cron(installed, SAMPLE_NIGHT, LUIGI_CONFIG_PATH=str(other))
+    assert by_luigi.returncode == 0 and (data / "out2" / SAMPLE_NIGHT / "articles.jsonl").is_file()
 
 
 def test_the_wrapper_says_when_it_finds_no_python_with_newsclean(installed):
@@ -301,7 +308,8 @@ def test_old_nights_stages_are_pruned_to_what_inspect_reads(tmp_path):
     for night in nights[:2]:
         stages = root / "out" / night / "stages"
         assert sorted(p.relative_to(stages).as_posix() for p in stages.rglob("*") if p.is_file()) == [
-            "3-clean/dropped.articles.jsonl", "5-dedup/history.stats.json", "pruned.json", "run.json"]
+            "3-clean/dropped.articles.jsonl", "3-site-lines/counts.json", "5-dedup/history.stats.json",
+            "5-dedup/stats.json", "pruned.json", "run.json"]
     assert (root / "out" / nights[2] / "stages" / "4-sign").is_dir()  # the last two nights keep theirs
     # The pruned night is still done, and inspect still explains its duplicates.
     again = luigi(root, nights[1], "--local-scheduler", *folders(root))
