@@ -221,3 +221,14 @@ def redis_url(redis_server):
 
     redis.Redis.from_url(redis_server).flushdb()
     return redis_server
+
+
+REDIS_FIXTURES = {"redis_server", "redis_url", "own_redis"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that starts or uses a Redis server carries the ``redis`` marker
+    (``-m "not redis"`` leaves them out where redis-server is not installed)."""
+    for item in items:
+        if REDIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
