@@ -323,7 +323,8 @@ def print_hits(hits: list[dict[str, Any]], style: Style) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline inspect", description=__doc__.split("\n\n")[0])
+    program = "newsclean" if os.path.basename(sys.argv[0]) == "newsclean" else "python -m pipeline"
+    parser = argparse.ArgumentParser(prog=f"{program} inspect", description=__doc__.split("\n\n")[0])
     parser.add_argument("night", help="a night's output folder, e.g. out/2026-11-27")
     parser.add_argument("command", nargs="?", choices=("show", "why", "grep"))
     parser.add_argument("argument", nargs="?", help="an article id (show, why) or a pattern (grep)")
