@@ -38,7 +38,13 @@ HOME="$work/home" XDG_CACHE_HOME= NEWSCLEAN_CACHE_DIR= expect 0 --date 2026-11-2
 grep -q "night 2026-11-28: 6 articles in, 5 out" "$work/log"
 test -d "$work/home/.cache/newsclean"
 expect 3 --date 2026-11-01
+# The card's command without --date: last night's, whose raw folder is not there.
+expect 3
+grep -q "night $(date -d yesterday +%F): no raw folder" "$work/log"
+# The installed command, and its help.
+"$work/venv/bin/newsclean" night --help | grep -q "the night, YYYY-MM-DD (default: yesterday"
+"$work/venv/bin/newsclean" late 2026-11-27 --pipeline-raw-dir raw --pipeline-out-dir out --pipeline-state-dir state >"$work/log" 2>&1
 echo "a file where the output folder should be" > blocked
 expect 4 --date 2026-11-27 --pipeline-out-dir blocked
 expect 9 --date 2026-11-27 --pipeline-threshold 80
-echo "wheel check: installed from the wheel, run from $work/elsewhere: a night of text and one of pages; exit codes 0, 3, 4, 9 as documented"
+echo "wheel check: installed from the wheel, run from $work/elsewhere: a night of text and one of pages, the card's command without a date, newsclean; exit codes 0, 3, 4, 9 as documented"

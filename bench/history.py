@@ -33,7 +33,7 @@ from pipeline.dedup.doc import Doc
 from pipeline.dedup.fingerprint import make_docs
 from pipeline.dedup.history import History
 from pipeline.dedup.history.files import count_articles
-from pipeline.dedup.history.store import FOLDER_NAME, SQLITE_NAME
+from pipeline.dedup.history.store import FOLDER_NAME
 
 TONIGHT = "2026-11-27"
 REAL_HISTORY = 2000
@@ -42,17 +42,11 @@ EARLIER_NIGHTS = 100
 
 
 def build_history(folder: Path, size: int, generator: TextGenerator) -> list[tuple[str, str]]:
-    """The history (cached) and the real articles in it, as (id, text). A cached SQLite
-    history from before the night folders is converted (and the conversion timed)."""
+    """The history (cached) and the real articles in it, as (id, text)."""
     folder.mkdir(parents=True, exist_ok=True)
     real_path = folder / "real.jsonl"
     store = folder / FOLDER_NAME
     config = DedupConfig()
-    legacy = folder / SQLITE_NAME
-    if legacy.exists() and real_path.exists():
-        started = time.perf_counter()
-        History(folder, config).close()  # converts the SQLite history it finds
-        print(f"  converted the cached SQLite history in {time.perf_counter() - started:.0f} s", flush=True)
     if real_path.exists() and store.exists() and count_articles(store, before=TONIGHT) == size:
         return [tuple(orjson.loads(line)) for line in real_path.read_bytes().splitlines()]
     shutil.rmtree(store, ignore_errors=True)

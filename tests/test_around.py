@@ -207,7 +207,7 @@ def test_a_full_state_dir_fails_the_night_naming_the_path(tmp_path, small_disk):
     assert leftovers(state) == [] and leftovers(root / "out") == []
 
 
-@pytest.mark.parametrize("free_kb", [0, 20, 40, 60, 80, 100, 120, 140])
+@pytest.mark.parametrize("free_kb", [0, 40, 100, 140])
 def test_a_night_failing_on_a_full_disk_at_any_point_leaves_no_temporary_files(tmp_path, small_disk, free_kb):
     """The disk fills up at some step of the night (reading, cleaning, signing, dedup,
     the outputs): the night fails (exit 4) naming the file it could not write, and
@@ -475,10 +475,13 @@ def test_a_redis_index_that_lost_keys_stops_the_night_and_rebuild_refills_it(own
     lose(client)
     stopped = night_cli(root, NIGHTS[3], *with_redis)
     assert stopped.returncode == 11, stopped.stderr[-2000:]
-    said = f"the Redis index {url} lacks " + (f"it (night {NIGHTS[0]}" if lose is _evict else "")
-    assert said in stopped.stderr
+    # Evicted keys are found by the count of evictions, or (when the LRU took the index's
+    # own record too) by the nights missing; deleted ones by the entries looked for.
+    said = ((f"the Redis index {url}: its server evicted ", f"the Redis index {url} lacks it (night {NIGHTS[0]}")
+            if lose is _evict else (f"the Redis index {url} lacks ",))
+    assert any(s in stopped.stderr for s in said), stopped.stderr[-2000:]
     verify = pipeline_cli(root, "history", "verify", *with_redis)
-    assert verify.returncode == 11 and said in verify.stdout
+    assert verify.returncode == 11 and any(s in verify.stdout for s in said)
     if lose is _delete_a_nights_keys:
         assert f" entries of night {NIGHTS[0]} looked for (keys evicted or deleted)" in verify.stdout
     rebuild = pipeline_cli(root, "history", "rebuild", *with_redis)

@@ -18,7 +18,6 @@ from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Match
 from pipeline.dedup.fingerprint import band_fingerprints, make_docs
 from pipeline.dedup.history import History, Superseded
-from pipeline.dedup.history.legacy import SqliteHistory
 from tests.conftest import Night
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
@@ -53,9 +52,6 @@ def test_history_refuses_other_settings(tmp_path):
     History(tmp_path, DedupConfig()).close()
     with pytest.raises(RuntimeError, match="was built with dedup settings"):
         History(tmp_path, DedupConfig(shingle_size=3))
-    SqliteHistory(tmp_path / "h.sqlite", DedupConfig()).close()
-    with pytest.raises(RuntimeError, match="was built with dedup settings"):
-        SqliteHistory(tmp_path / "h.sqlite", DedupConfig(shingle_size=3))
 
 
 # --- the embedded store: lookups, conversion of a SQLite history, interrupted commits -------
@@ -117,25 +113,6 @@ def test_file_history_commit_replaces_the_night_and_superseded_articles_drop_out
     assert looked_up(history, night_2, NIGHT_2)[f"{NIGHT_2}/ferry"] == [f"{NIGHT_1}/ferry"]
     assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [
         ".lock", NIGHT_1, NIGHT_2, "MANIFEST.json", "SETTINGS"]
-    history.close()
-
-
-def test_sqlite_history_is_converted_with_the_same_lookups(tmp_path):
-    config = DedupConfig()
-    legacy = SqliteHistory(tmp_path / "history.sqlite", config)
-    night_1 = story_docs(NIGHT_1, config)
-    night_2 = story_docs(NIGHT_2, config, suffix=" Updated.")
-    legacy.commit(NIGHT_1, night_1, [])
-    legacy.commit(NIGHT_2, night_2[1:2], [Superseded.of(night_1[1], Match(night_2[1], 0.9, "minhash"))])
-    tonight = story_docs("2026-11-28", config, suffix=" Updated.")
-    before = looked_up(legacy, tonight, "2026-11-28")
-    legacy.close()
-    history = History(tmp_path, config)
-    assert looked_up(history, tonight, "2026-11-28") == before == {
-        "2026-11-28/bridge": [f"{NIGHT_1}/bridge"], "2026-11-28/ferry": [f"{NIGHT_2}/ferry"],
-        "2026-11-28/school": [f"{NIGHT_1}/school"],
-    }
-    assert not (tmp_path / "history.sqlite").exists() and (tmp_path / "history.sqlite.migrated").exists()
     history.close()
 
 

@@ -1,17 +1,14 @@
-"""Run a pure function over consecutive chunks of a list, in a process pool if asked.
+"""Run a pure function over chunks as they come, in a process pool if asked
+(:func:`run_stream`), and the process settings the night's tasks share.
 
-The result is in input order whatever the number of processes, so outputs stay
+The results are in input order whatever the number of processes, so outputs stay
 byte-identical; the function must be picklable (module-level), its results too.
-
->>> run_chunks(sum, [[1, 2], [3], [4, 5]], processes=1)
-[3, 3, 9]
 """
 
 from __future__ import annotations
 
 import collections
 import ctypes
-import functools
 import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -20,8 +17,6 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Chunks per process: enough to balance uneven chunks, few enough to keep pickling cheap.
-CHUNKS_PER_PROCESS = 4
 # Items in a chunk at most. A process then reuses its memory from one chunk to the next:
 # a fresh one (Luigi forks one per task when it has several workers) pays a page fault
 # for every page it touches first. Measured on a 2,500-article clean shard in a forked
@@ -55,37 +50,6 @@ def tune_malloc() -> bool:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD))
-
-
-def chunked(items: Sequence[T], processes: int, minimum: int = 50) -> list[Sequence[T]]:
-    """Split items into consecutive chunks for ``processes`` processes.
-
-    >>> [len(chunk) for chunk in chunked(range(600), processes=1)]
-    [256, 256, 88]
-    """
-    if processes <= 1 or len(items) <= minimum:
-        size = MAX_CHUNK
-    else:
-        size = min(MAX_CHUNK, max(minimum, -(-len(items) // (processes * CHUNKS_PER_PROCESS))))
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
-def read_in_chunks(items: Iterable[T], processes: int) -> Iterable[Sequence[T]]:
-    """:func:`chunked` for items read from a file: with one process the chunks are read
-    as they are used, so a task holds one chunk of records at a time, and reuses its
-    memory, instead of a whole shard.
-
-    >>> [len(chunk) for chunk in read_in_chunks(iter(range(600)), processes=1)]
-    [256, 256, 88]
-    """
-    if processes > 1:
-        return chunked(list(items), processes)
-    return _batches(iter(items), MAX_CHUNK)
-
-
-def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
-    while batch := list(itertools.islice(items, size)):
-        yield batch
 
 
 # Chunks handed to the processes ahead of the one being waited for, per process.
@@ -136,44 +100,3 @@ def batches(items: Iterable[T], size: int = MAX_CHUNK) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
-
-
-def run_chunks(
-    function: Callable[[Sequence[T]], R],
-    chunks: Iterable[Sequence[T]],
-    processes: int,
-    on_chunk: Callable[[int], None] = lambda size: None,
-) -> list[R]:
-    """``[function(chunk) for chunk in chunks]``, with ``processes`` processes;
-    ``on_chunk(len(chunk))`` after each chunk, in order (for progress reports).
-    With one process the chunks may be any iterable, consumed one at a time."""
-    results: list[R] = []
-    if processes > 1:
-        chunks = list(chunks)
-    if processes <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            results.append(function(chunk))
-            on_chunk(len(chunk))
-        return results
-    # The forked processes inherit the chunks: only their numbers travel to them (the
-    # results come back pickled; functions that return bytes keep that cheap).
-    global _INHERITED
-    _INHERITED = chunks
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-            calls = pool.map(functools.partial(_call_on_inherited, function), range(len(chunks)))
-            for chunk, result in zip(chunks, calls):
-                results.append(result)
-                on_chunk(len(chunk))
-    finally:
-        _INHERITED = None
-    return results
-
-
-_INHERITED: Sequence | None = None
-
-
-def _call_on_inherited(function: Callable[[Sequence[T]], R], index: int) -> R:
-    assert _INHERITED is not None
-    return function(_INHERITED[index])

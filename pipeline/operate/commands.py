@@ -389,9 +389,12 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
     history = open_night_history()
     try:
         found = all_problems(history, full=full, site_lines_dir=Path(Settings().state_dir) / "site_lines")
-        nights = history.nights() if not any(p.night is None for p in found) else {}
+        try:
+            nights = history.nights()
+        except HistoryDamaged:  # named among the problems
+            nights = None
         # What a night checks before it runs: the finished nights of out_dir are listed.
-        if not any(p.night is None for p in found):
+        if nights is not None:
             found += [Problem(night, f"night {night} is not in the history ({history.manifest_path} does not "
                                      f"list it), but it is finished in {Settings().out_dir}; {REBUILD_HINT}")
                       for night in OutDirSources().finished_nights() if night not in nights]
@@ -399,6 +402,7 @@ def verify_history(full: bool) -> tuple[list[str], list[str], str]:
         history.close()
     problems = [p.message for p in found if not p.warning]
     warnings = [p.message for p in found if p.warning]
+    nights = nights or {}
     summary = f"{len(nights)} nights, {sum(e.articles for e in nights.values()):,} articles"
     return problems, warnings, summary
 

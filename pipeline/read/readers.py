@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator
 
 import orjson
 
@@ -265,29 +265,3 @@ def _jsonl_article(line: str, number: int, index: int, rel: str, date: str,
         published=published,
         meta={k: v for k, v in record.items() if k not in JSONL_FIELDS},
     )
-
-
-def read_shard(
-    night_dir: Path,
-    files: Sequence[str],
-    date: str,
-    marker_for: Callable[[str], str] = lambda rel: MARKER,
-) -> FileResult:
-    """Read a shard's files in order (``marker_for(file)``: the file's widget marker)."""
-    result = FileResult([], [])
-    for item in iter_shard(night_dir, files, date, marker_for):
-        _sort_item(result, item)
-    return result
-
-
-def iter_shard(
-    night_dir: Path,
-    files: Sequence[str],
-    date: str,
-    marker_for: Callable[[str], str] = lambda rel: MARKER,
-) -> Iterator[Article | Page | Rejection]:
-    """:func:`iter_file` over a shard's files, in order."""
-    for rel in files:
-        yield from iter_file(night_dir, rel, date, marker_for(rel))
-
-

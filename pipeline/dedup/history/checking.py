@@ -118,6 +118,11 @@ def index_problems(history: History, committed: dict[str, NightEntry], checked: 
         return []
     indexed = history.index.nights()
     problems = []
+    evicted = history.index.evicted_since_rebuild()
+    if evicted:
+        problems.append(Problem(None, f"the Redis index {history.index.url}: its server evicted {evicted:,} keys since "
+                                      "the index was last rebuilt (INFO stats evicted_keys), any of them the index's; "
+                                      f"set maxmemory-policy noeviction, then {REBUILD_HINT}"))
     for night in sorted(set(committed) | set(indexed)):
         want = (committed[night].digest, committed[night].articles) if night in committed else None
         have = indexed.get(night)

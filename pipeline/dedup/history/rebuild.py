@@ -106,6 +106,7 @@ def rebuild(history: History, sources: RebuildSources) -> tuple[list[str], list[
             history.index.clear()
             for night, entry in rebuilt.items():
                 history.index.replace_night(night, entry.digest, NightFolder(history.folder / night))
+            history.index.mark_rebuilt()
             done.append(f"Redis index {history.index.url}: rebuilt with {len(rebuilt)} nights")
         if changed:
             history.adopt_settings()

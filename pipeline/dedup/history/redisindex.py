@@ -167,6 +167,27 @@ class RedisIndex:
                 lacking += len(found) - sum(map(bool, found))
         return lacking, looked
 
+    @property
+    def _baseline_key(self) -> str:
+        return f"{self.prefix}:evicted_keys_at_rebuild"
+
+    def evicted_since_rebuild(self) -> int:
+        """Keys the server evicted since the index was last rebuilt (or first filled): any
+        may have been the index's. Redis counts evictions from its start (``INFO stats``);
+        the count at the last rebuild is kept beside the index."""
+        evicted = int(self.redis.info("stats").get("evicted_keys", 0))
+        baseline = self.redis.get(self._baseline_key)
+        if baseline is None:
+            if self.redis.hlen(self._nights_key) == 0:  # an empty index: nothing to lose yet
+                self.redis.set(self._baseline_key, evicted)
+                return 0
+            return evicted
+        return max(0, evicted - int(baseline))
+
+    def mark_rebuilt(self) -> None:
+        """The index is whole again: evictions before now are no longer its concern."""
+        self.redis.set(self._baseline_key, int(self.redis.info("stats").get("evicted_keys", 0)))
+
     def close(self) -> None:
         self.redis.close()
 

@@ -76,9 +76,6 @@ SETTINGS_NAME = "SETTINGS"
 CHECKED_NAME = ".checked.json"
 LOCK_NAME = ".lock"
 STORE = "files-1"
-# The store before the night folders; converted when found (see legacy).
-SQLITE_NAME = "history.sqlite"
-MIGRATED_SUFFIX = ".migrated"
 
 class History:
     """The history in ``state_dir/history`` (see the module docstring); ``index_url``:
@@ -104,9 +101,6 @@ class History:
         with self.locked(fcntl.LOCK_EX):
             self._check_settings(for_rebuild)
             self._recover()
-            legacy = self.folder.parent / SQLITE_NAME
-            if legacy.exists() and self.settings_before is None:
-                self._migrate(legacy)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -316,22 +310,9 @@ class History:
             else:  # killed between the two renames: the previous version is the night's
                 path.rename(self.folder / night)
 
-    def _migrate(self, path: Path) -> None:
-        """Rewrite a SQLite history (schema 2) as night folders, then set the file aside."""
-        from pipeline.dedup.history.legacy import SqliteHistory
-
-        legacy = SqliteHistory(path, self.config)  # refuses other settings, like this store
-        try:
-            nights = self.nights()
-            for night, kept, superseded in legacy.export():
-                nights[night] = self.commit_unlocked(night, kept, superseded, CommitInfo(), nights=nights)
-        finally:
-            legacy.close()
-        path.rename(path.with_name(path.name + MIGRATED_SUFFIX))
-
 
 def open_history(state_dir: Path | str, index_url: str, config: DedupConfig, for_rebuild: bool = False) -> History:
-    """The history named by the settings (which takes over a SQLite history found there)."""
+    """The history named by the settings."""
     return History(state_dir, config, index_url, for_rebuild)
 
 
