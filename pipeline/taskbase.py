@@ -145,6 +145,11 @@ def night_finished(paths: NightPaths) -> bool:
     return (paths.stages / "5-dedup" / "history.stats.json").is_file() or not (paths.stages / "3-removed").exists()
 
 
+def read_record(paths: NightPaths, shard: str) -> Path:
+    """Where the read stage (ReadFile) records what a shard's files held as it read them."""
+    return paths.stages / MADE_FROM / f"ReadFile-{shard}.json"
+
+
 def recorded_made_from(path: Path) -> str | None:
     try:
         return orjson.loads(path.read_bytes())["made_from"]
@@ -196,8 +201,7 @@ class NightTask(luigi.Task):
         """The digest of the raw files this task's inputs were made from: the read stage's
         record of each shard."""
         shards, listing = self.plan()
-        used = [recorded_made_from(self.paths.stages / MADE_FROM / f"ReadFile-{s.name}.json") for s in shards]
-        return self._night_digest(used, listing)
+        return self._night_digest([recorded_made_from(read_record(self.paths, s.name)) for s in shards], listing)
 
     @staticmethod
     def _night_digest(shards: list[str | None], listing: list[Rejection]) -> str:
@@ -250,11 +254,7 @@ class ShardTask(NightTask):
 
     def inputs_used(self) -> str:
         """The shard's raw files as the read stage read them (ReadFile), as recorded."""
-        return recorded_made_from(self.upstream_made_from) or ""
-
-    @property
-    def upstream_made_from(self) -> Path:
-        return self.paths.stages / MADE_FROM / f"ReadFile-{Shard.name_of(self.shard)}.json"
+        return recorded_made_from(read_record(self.paths, Shard.name_of(self.shard))) or ""
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         name = Shard.name_of(self.shard)

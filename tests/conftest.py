@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -199,7 +200,10 @@ def redis_server(tmp_path_factory):
     """A Redis server for the tests: NEWSCLEAN_TEST_REDIS_URL (CI starts one), else a private one."""
     url = os.environ.get("NEWSCLEAN_TEST_REDIS_URL")
     if url:
-        yield url
+        # One database a test worker (pytest-xdist's gw0, gw1 ...), counting down from the URL's.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+        base, _, db = url.rpartition("/")
+        yield f"{base}/{max(0, int(db or 0) - int(worker.removeprefix('gw') or 0))}"
         return
     binary = shutil.which("redis-server")
     if binary is None:
@@ -232,3 +236,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if REDIS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.redis)
+
+
+def installed_command(name: str) -> str:
+    """A command installed with the pipeline (``luigid``, ``newsclean``): beside the Python
+    running the tests (a virtual environment's bin/, which need not be on PATH), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else (shutil.which(name) or name)

@@ -19,7 +19,15 @@ from hypothesis import strategies as st
 
 from pipeline.io.jsonl import OutputError, atomic_writer, place_file
 from pipeline.read.readers import read_file
-from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, _without_seconds, free_port, local_server
+from tests.conftest import (
+    ROOT,
+    SAMPLE_NIGHT,
+    SAMPLES,
+    _without_seconds,
+    free_port,
+    installed_command,
+    local_server,
+)
 
 STORY = (
     "The harbour authority said on Monday that the new ferry terminal would open in the spring, after "
@@ -262,7 +270,7 @@ def test_two_workers_on_a_real_luigid_give_the_same_outputs(tmp_path):
     shutil.copytree(local / "raw", shared / "raw")
     port = free_port()
     (tmp_path / "luigid-logs").mkdir()
-    luigid = [shutil.which("luigid") or "luigid", "--address", "127.0.0.1", "--port", str(port),
+    luigid = [installed_command("luigid"), "--address", "127.0.0.1", "--port", str(port),
               "--state-path", str(tmp_path / "luigid.pickle"), "--logdir", str(tmp_path / "luigid-logs")]
     with local_server(luigid, port):
         result = luigi_cli(shared, "--pipeline-shard-files", "40", "--workers", "2",

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from bench.synthetic import TextGenerator
-from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, free_port, local_server
+from tests.conftest import ROOT, SAMPLE_NIGHT, SAMPLES, free_port, installed_command, local_server
 
 OUTPUTS = ("articles.jsonl", "duplicates.jsonl", "rejected.jsonl", "removed.jsonl", "report.html")
 
@@ -347,7 +347,7 @@ def test_two_luigi_clients_started_separately_finish_one_night_together(tmp_path
     redis.Redis.from_url(redis_url).flushdb()
     port = free_port()
     (tmp_path / "luigid-logs").mkdir()
-    luigid = [shutil.which("luigid") or "luigid", "--address", "127.0.0.1", "--port", str(port),
+    luigid = [installed_command("luigid"), "--address", "127.0.0.1", "--port", str(port),
               "--state-path", str(tmp_path / "luigid.pickle"), "--logdir", str(tmp_path / "luigid-logs")]
     with local_server(luigid, port):
         clients = []
