@@ -238,7 +238,10 @@ class Deduplicate(NightTask):
         settings = Settings()
         history = open_history(settings.state_dir, settings.index_url, config)
         try:
-            problems = [p for p in window_problems(history, night, (since, self.committed_window())) if not p.warning]
+            # Again, for what changed since the night was scheduled (the Redis index's entries
+            # were sampled then; its nights and evictions are looked at again).
+            problems = [p for p in window_problems(history, night, (since, self.committed_window()), index_sample=0)
+                        if not p.warning]
             if problems:
                 raise HistoryDamaged(str(problems[0]))
             committed = history.nights()
