@@ -190,16 +190,18 @@ def _run(args: argparse.Namespace, commands) -> Exit | int:
         code = commands.backfill(plan)
         print(f"backfill {first}..{last}: exit {int(code)}")
         return code
+    from pipeline.operate import history
+
     checks.settings_sound()
     if args.action == "verify":
-        problems, warnings, summary = commands.verify_history(full=not args.quick)
+        problems, warnings, summary = history.verify_history(full=not args.quick)
         for line in problems:
             print(f"problem: {line}")
         for line in warnings:
             print(f"warning: {line}")
         print(f"history: {summary}: " + (f"{len(problems)} problem(s)" if problems else "sound"))
         return Exit.HISTORY if problems else Exit.DONE
-    done, problems = commands.rebuild_history()
+    done, problems = history.rebuild_history()
     for line in done:
         print(line)
     for line in problems:

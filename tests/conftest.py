@@ -205,17 +205,24 @@ def redis_server(tmp_path_factory):
         base, _, db = url.rpartition("/")
         yield f"{base}/{max(0, int(db or 0) - int(worker.removeprefix('gw') or 0))}"
         return
+    with private_redis(tmp_path_factory.mktemp("redis")) as port:
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextmanager
+def private_redis(folder: Path) -> Iterator[int]:
+    """A redis-server of our own on a free loopback port (skipped without the program, a
+    failure under CI=true), for the duration of a block; gives its port."""
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed and CI=true")
         pytest.skip("redis-server is not installed")
     port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", str(folder)]
     with local_server(command, port):
-        yield f"redis://127.0.0.1:{port}/0"
+        yield port
 
 
 @pytest.fixture

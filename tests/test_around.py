@@ -403,17 +403,9 @@ def own_redis(tmp_path):
     """A Redis server of this test's own (its settings change), on a free loopback port."""
     import redis
 
-    from tests.conftest import free_port, local_server
+    from tests.conftest import private_redis
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed and CI=true")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(tmp_path)]
-    with local_server(command, port):
+    with private_redis(tmp_path) as port:
         yield f"redis://127.0.0.1:{port}/0", redis.Redis(port=port)
 
 
