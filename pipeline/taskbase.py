@@ -8,6 +8,9 @@ import datetime as dt
 import fcntl
 import functools
 import logging
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +24,14 @@ from pipeline.operate.exits import Exit, refuse
 from pipeline.outputs import NAMES as OUTPUT_NAMES
 from pipeline.read.files import Shard, digest_of, plan_night, raw_sum
 from pipeline.records import Rejection
-from pipeline.settings import NightPaths, Settings, is_raw_night, lock_path, night_paths
+from pipeline.settings import (
+    NightPaths,
+    Settings,
+    is_raw_night,
+    lock_path,
+    locks_folder,
+    night_paths,
+)
 
 logger = logging.getLogger("luigi-interface")
 # Seconds between progress reports of a running task (log line, luigid status).
@@ -95,6 +105,48 @@ def _raw_night_missing(task: RawNight) -> None:
     what = "is a symbolic link, not followed" if path.is_symlink() else "does not exist"
     logger.error("night %s: no raw folder: %s %s (raw_dir = %s)", task.date, path.absolute(), what,
                  Settings().raw_dir)
+
+
+# --- why a task failed, for the command's last line ------------------------------------------------
+#
+# Luigi logs a failed task's traceback where the task ran (with several workers, in a
+# process of its own) and ends with its summary. A task that fails notes its task and
+# error, here and in its night's lock folder, so that ``python -m pipeline`` can end with
+# one line naming what failed and why (``operate.commands``).
+
+FAILED = "failed"
+_failed_here: dict[str, dict[str, str]] = {}  # night -> task -> error, of the tasks this process ran
+
+
+def failures_of(night: str) -> dict[str, str]:
+    """The failures noted for a night (task -> the error's last line) by the processes
+    that ran its tasks, this one included."""
+    found = dict(_failed_here.get(night, {}))
+    for folder in _failure_folders(night, os.getpid()):
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            try:
+                task, error = orjson.loads(path.read_bytes())
+            except (OSError, ValueError):
+                continue
+            found.setdefault(task, error)
+    return found
+
+
+def _failure_folders(night: str, run: int) -> tuple[Path, Path]:
+    """Where a task notes its failure: its night's lock folder, or, when the state folder
+    cannot be written (a full disk), the temporary folder, under the pid of the process
+    that runs the night (the task's parent when Luigi forks a process per task)."""
+    return locks_folder(night) / FAILED, Path(tempfile.gettempdir()) / f"newsclean-{run}-{FAILED}" / night
+
+
+def forget_failures(night: str) -> None:
+    _failed_here.pop(night, None)
+    for folder in _failure_folders(night, os.getpid()):
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        _failure_folders(night, os.getpid())[1].parent.rmdir()  # once empty
+    except OSError:
+        pass
 
 
 def one_at_a_time(run: Callable[["NightTask"], None]) -> Callable[["NightTask"], None]:
@@ -267,3 +319,16 @@ class ShardTask(NightTask):
 
     def upstream(self, task_class: type["ShardTask"]) -> "ShardTask":
         return task_class(date=self.date, shard=self.shard, digest=self.digest)
+
+
+@NightTask.event_handler(luigi.Event.FAILURE)
+def _note_failure(task: NightTask, error: BaseException) -> None:
+    text = str(error).strip()
+    why = text.splitlines()[-1] if text else type(error).__name__
+    _failed_here.setdefault(task.paths.date, {})[str(task)] = why
+    for folder in _failure_folders(task.paths.date, os.getppid()):
+        try:
+            write_json(folder / f"{task.task_id}.json", [str(task), why])
+            return
+        except OSError:
+            continue  # a full state_dir: the temporary folder, else this process's own note

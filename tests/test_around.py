@@ -195,15 +195,21 @@ def error_lines(stderr: str) -> list[str]:
             for line in stderr.splitlines() if line.startswith("pipeline.io.jsonl.OutputError:")]
 
 
-def test_a_full_state_dir_fails_the_night_naming_the_path(tmp_path, small_disk):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_full_state_dir_fails_the_night_naming_the_path(tmp_path, small_disk, workers):
+    """The command's last line says which task failed and the file it could not write,
+    whether the task ran in the command's process or in one Luigi forked for it."""
     root = tmp_path / "state-full"
     write_nights(root / "raw", NIGHTS[:2])
     state = small_disk / "state"
     assert cli_in(root, root / "out", state, "night", NIGHTS[0]).returncode == 0
     fill(small_disk)
-    failed = cli_in(root, root / "out", state, "night", NIGHTS[1])
+    failed = cli_in(root, root / "out", state, "night", NIGHTS[1], "--workers", workers)
     assert failed.returncode == 4
     assert error_lines(failed.stderr) == [f"cannot write {state}/site_lines/{NIGHTS[1]}.json"]
+    assert failed.stderr.splitlines()[-1] == (
+        f"newsclean: error: night {NIGHTS[1]}: CountSiteLines(date={NIGHTS[1]}) failed: [Errno 28] cannot write "
+        f"{state}/site_lines/{NIGHTS[1]}.json: No space left on device")
     assert leftovers(state) == [] and leftovers(root / "out") == []
 
 
@@ -221,6 +227,8 @@ def test_a_night_failing_on_a_full_disk_at_any_point_leaves_no_temporary_files(t
     assert failed.returncode == 4, failed.stderr[-2000:]
     named = error_lines(failed.stderr)
     assert named and all(line.startswith(f"cannot write {out}/") for line in named), failed.stderr[-2000:]
+    last = failed.stderr.splitlines()[-1]
+    assert last.startswith(f"newsclean: error: night {NIGHTS[0]}: ") and f"cannot write {out}/" in last
     assert leftovers(out) == [] and leftovers(root / "state") == []
     filler.unlink()
     assert cli_in(root, out, root / "state", "night", NIGHTS[0]).returncode == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from pipeline.settings import (
     night_paths,
     raw_nights,
 )
-from pipeline.taskbase import night_finished
+from pipeline.taskbase import failures_of, forget_failures, night_finished
 
 # Luigi's run status -> exit code (as `luigi` itself exits with [retcode]).
 STATUS_EXIT = {
@@ -94,6 +95,8 @@ def run_nights(dates: Sequence[dt.date]) -> Exit:
     if not dates:
         return Exit.DONE
     checks.before_any_work()
+    for date in dates:
+        forget_failures(date.isoformat())
     no_lock = luigi.interface.core().no_lock
     waited = 0.0
     while True:
@@ -110,9 +113,18 @@ def run_nights(dates: Sequence[dt.date]) -> Exit:
         # and looks again, so that each client ends when the nights are done, with
         # their outcome (a failure anywhere ends it too).
         if code not in (Exit.DONE, Exit.NOT_RUN) or waited >= OTHERS_PATIENCE or not _at_work_elsewhere(dates):
+            _say_failures(dates)
             return code if code != Exit.DONE else Exit.NOT_RUN
         time.sleep(OTHERS_WAIT)
         waited += OTHERS_WAIT
+
+
+def _say_failures(dates: Sequence[dt.date]) -> None:
+    """End with what failed and why, one line a failed task (after Luigi's summary)."""
+    for date in dates:
+        for task, error in sorted(failures_of(date.isoformat()).items()):
+            print(f"newsclean: error: night {date}: {task} failed: {error}", file=sys.stderr, flush=True)
+        forget_failures(date.isoformat())
 
 
 # Seconds between looks at the nights while other clients run their last tasks, and at
