@@ -151,9 +151,7 @@ def _reject(page: Page, reason: str, sample: str | bytes = "") -> Extracted:
 
 
 def _extract(page: Page, settings: HtmlSettings, max_bytes: int) -> Extracted:
-    def reject(reason: str, sample: str | bytes = "") -> Extracted:
-        return _reject(page, reason, sample)
-
+    reject = functools.partial(_reject, page)
     if len(page.html) > max_bytes:
         return reject(f"page larger than {max_bytes:,} bytes (max_page_bytes)")
     if isinstance(page.html, bytes):
