@@ -18,11 +18,12 @@ from typing import Any, Callable
 import luigi
 import orjson
 
+from pipeline.io.arrays import digest_of
 from pipeline.io.jsonl import OutputError, read_json, write_json
 from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
 from pipeline.outputs import NAMES as OUTPUT_NAMES
-from pipeline.read.files import Shard, digest_of, plan_night, raw_sum
+from pipeline.read.files import Shard, plan_night, raw_sum
 from pipeline.records import Rejection
 from pipeline.settings import (
     NightPaths,

@@ -50,12 +50,12 @@ from pipeline.dedup.history import (
     window_problems,
 )
 from pipeline.dedup.night import decide, dedup_stats, kept_for_history, night_docs
+from pipeline.io.arrays import digest_of
 from pipeline.io.jsonl import read_json, read_jsonl, write_jsonl
 from pipeline.operate import checks, retention
 from pipeline.operate.retention import SITE_COUNTS
 from pipeline.outputs import NAMES, Gathered, write_outputs
 from pipeline.read.budget import PageBudget
-from pipeline.read.files import digest_of
 from pipeline.records import StageStats
 from pipeline.report.summary import summary_line
 from pipeline.settings import (

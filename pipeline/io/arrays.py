@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Sequence
+from typing import BinaryIO, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import orjson
@@ -37,6 +37,17 @@ class FileSum(NamedTuple):
 
     bytes: int
     xxh3: str
+
+
+def digest_of(files: Iterable[Sequence]) -> str:
+    """What identifies files: their (name, bytes, xxh3), hashed in order (a night's raw
+    files, a shard's, a history night's folder).
+
+    >>> digest_of([("a.txt", 3, "00ff")])
+    '1fb1e1132fc2fd17'
+    """
+    listing = "".join(f"{name}\t{size}\t{xxh3}\n" for name, size, xxh3 in files)
+    return xxhash.xxh3_64_hexdigest(listing.encode("utf-8"))
 
 
 class _Hashing:

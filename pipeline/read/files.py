@@ -14,7 +14,7 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterable, Iterator, NamedTuple, Sequence
+from typing import BinaryIO, Iterator, NamedTuple
 
 import xxhash
 
@@ -268,16 +268,6 @@ def raw_sum(night_dir: Path, rel: str) -> RawSum:
             return RawSum(rel, -1, UNREADABLE)
         _SUMS[key] = found
     return found
-
-
-def digest_of(sums: Iterable[Sequence]) -> str:
-    """What identifies inputs: their (file, bytes, xxh3), hashed in order.
-
-    >>> digest_of([RawSum("a.txt", 3, "00ff")])
-    '1fb1e1132fc2fd17'
-    """
-    listing = "".join(f"{file}\t{size}\t{xxh3}\n" for file, size, xxh3 in sums)
-    return xxhash.xxh3_64_hexdigest(listing.encode("utf-8"))
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from pipeline.dedup.history.manifest import REBUILD_HINT, NightEntry, Problem, s
 from pipeline.dedup.history.store import CHECKED_NAME, History, write_text
 
 # Entries of each kind (band, exact) a night looks for in Redis when it is scheduled, per
-# night of its window (about 1.5 ms a night); verify looks for every one. Keys lost by eviction are
-# counted by Redis itself (``evicted_since_rebuild``); the sample finds keys deleted
-# otherwise, which go by the thousand (a FLUSHDB, a night's keys deleted).
+# night of its window (about 1.5 ms a night); verify looks for every one. Keys lost by
+# eviction are counted by Redis itself (``evicted_since_rebuild``); the sample finds keys
+# deleted otherwise, which go by the thousand (a FLUSHDB, a night's keys deleted).
 INDEX_SAMPLE = 64
 
 

@@ -39,7 +39,7 @@ import xxhash
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Doc
 from pipeline.dedup.fingerprint import band_fingerprints
-from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing
+from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing, digest_of
 from pipeline.io.jsonl import OutputError, fsync_dir
 
 COMMIT_NAME = "COMMIT.json"
@@ -70,8 +70,7 @@ def files_digest(files: dict[str, FileSum]) -> str:
     >>> files_digest({"b.npy": FileSum(8, "00ff"), "a.jsonl": FileSum(3, "1234")})
     '22af70f7429d09e5'
     """
-    listing = "".join(f"{name}\t{s.bytes}\t{s.xxh3}\n" for name, s in sorted(files.items()))
-    return xxhash.xxh3_64_hexdigest(listing.encode("utf-8"))
+    return digest_of((name, s.bytes, s.xxh3) for name, s in sorted(files.items()))
 
 
 def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]],

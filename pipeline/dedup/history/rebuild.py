@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Doc
 from pipeline.dedup.history.checking import Checker, night_problems, structure_problems
-from pipeline.dedup.history.files import HistoryDamaged, NightFolder
+from pipeline.dedup.history.files import HistoryDamaged, NightFolder, checksum
 from pipeline.dedup.history.manifest import CommitInfo, NightEntry, Problem, window_digest
 from pipeline.dedup.history.store import STORE, History
 
@@ -78,8 +78,9 @@ def rebuild(history: History, sources: RebuildSources) -> tuple[list[str], list[
                 if entry is None:
                     entry = history.entry_of_folder(night, sources.commit_info(night))
                     done.append(f"night {night}: folder intact, listed again")
-                elif entry.site_lines is None:  # counts restored since (see operate.commands)
-                    entry.site_lines = history.entry_of_folder(night, sources.commit_info(night)).site_lines
+                elif entry.site_lines is None:  # counts restored since (see operate.history)
+                    counts = sources.commit_info(night).site_lines
+                    entry.site_lines = checksum(counts) if counts and counts.exists() else None
                 rebuilt[night] = entry
                 continue
             made = sources.kept_articles(night, history.config, stages=not changed)

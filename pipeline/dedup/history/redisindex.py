@@ -147,8 +147,8 @@ class RedisIndex:
     def missing(self, night: str, folder: NightFolder, sample: int | None = None) -> tuple[int, int]:
         """How many of a committed night's entries (its band fingerprints' and exact keys'
         members, as its folder holds them) the index lacks, of how many looked at: all of
-        them, or ``sample`` spread evenly over each kind (what a night checks before its
-        dedup; a Redis that lost keys, by eviction or by hand, lost them by the thousand).
+        them, or ``sample`` spread evenly over each kind (what a night checks when it is
+        scheduled; a Redis that lost keys by hand lost them by the thousand).
         Keys another night also has are not enough: each entry is this night's member."""
         lacking = looked = 0
         for kind, values, owners in (("band", "bands.npy", "bands.docs.npy"), ("exact", "exact.npy", "exact.docs.npy")):

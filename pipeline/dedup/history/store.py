@@ -37,7 +37,6 @@ by a night before tonight; their data is read from the night folders.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import shutil
 from collections import defaultdict
@@ -68,8 +67,6 @@ from pipeline.dedup.history.manifest import (
     NightEntry,
 )
 from pipeline.io.jsonl import OutputError, fsync_dir, run_alive, run_tag, write_json
-
-logger = logging.getLogger("luigi-interface")
 
 FOLDER_NAME = "history"
 SETTINGS_NAME = "SETTINGS"
@@ -124,9 +121,9 @@ class History:
         its site-line counts, so it is never silently written anew."""
         path = self.manifest_path
         if not path.exists():
-            if self.folders():
-                raise HistoryDamaged(f"{path}: missing, but {len(self.folders())} night folder(s) are there; "
-                                     f"{REBUILD_HINT}")
+            folders = self.folders()
+            if folders:
+                raise HistoryDamaged(f"{path}: missing, but {len(folders)} night folder(s) are there; {REBUILD_HINT}")
             return {}, {}
         try:
             data = orjson.loads(path.read_bytes())
