@@ -5,6 +5,11 @@
 The benchmarks start it in a fresh process per measurement, so that peak memory
 (the process's maximum resident set) belongs to that night alone.
 
+Peak memory is given two ways: the largest process's maximum resident set
+(``peak_rss_mb``, from the kernel), and the night's whole footprint, the resident
+memory of this process and every process it started added up (``peak_rss_sum_mb``,
+sampled every 50 ms from ``/proc``: Luigi's worker processes and the pools they fork).
+
 The timeline says how busy the workers were: the seconds before the first task
 started, and the seconds during which exactly k tasks were running (with several
 workers, Luigi runs each task in a process of its own; the events are collected
@@ -19,8 +24,10 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import luigi
 import luigi.configuration
@@ -43,6 +50,8 @@ def main() -> int:
         tuple(item.split("=", 1)) for item in args.set
     ]:
         config.set("pipeline", name, value)
+    sampler = TreeMemory(os.getpid())
+    sampler.start()
     with tempfile.NamedTemporaryFile(prefix="night-events-", suffix=".jsonl") as events:
         _record_events(events.name)
         started = time.perf_counter()
@@ -52,12 +61,60 @@ def main() -> int:
         )
         seconds = time.perf_counter() - started
         timeline = busy_seconds(started, seconds, [orjson.loads(line) for line in events.read().splitlines()])
+    sampler.stop()
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
     sys.stdout.buffer.write(orjson.dumps({"ok": ok, "seconds": round(seconds, 3), "peak_rss_mb": round(peak_kb / 1024, 1),
+                                          "peak_rss_sum_mb": round(sampler.peak / 2**20, 1),
                                           "timeline": timeline}))
     return 0 if ok else 1
+
+
+class TreeMemory(threading.Thread):
+    """Samples the resident memory of a process and all its descendants, added up, every
+    ``interval`` seconds; ``peak`` is the largest sum seen (bytes)."""
+
+    def __init__(self, root: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.root, self.interval, self.peak = root, interval, 0
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak = max(self.peak, self.sample())
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self.peak = max(self.peak, self.sample())
+
+    def sample(self) -> int:
+        parents: dict[int, int] = {}
+        resident: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_bytes()
+                statm = (entry / "statm").read_bytes().split()
+            except OSError:  # the process ended meanwhile
+                continue
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            parents[int(entry.name)] = int(fields[1])
+            resident[int(entry.name)] = int(statm[1]) * self.page
+        tree, total = {self.root}, 0
+        for pid in sorted(parents):  # children have larger ids than their parents, mostly:
+            chain, seen = pid, set()  # so walk each process's ancestry instead
+            while chain in parents and chain not in tree and chain not in seen:
+                seen.add(chain)
+                chain = parents[chain]
+            if chain in tree:
+                tree |= seen
+        for pid in tree:
+            total += resident.get(pid, 0)
+        return total
 
 
 def _record_events(path: str) -> None:

@@ -41,14 +41,17 @@ class KeptLines:
     the dropped ones' ``duplicates.jsonl`` records on the way.
 
     Deduplicate decided on the clean stage's articles in this same order, so the n-th
-    article is the n-th decision; each line's id is checked against its decision's. The
-    articles whose ids are ``wanted`` are kept in ``found`` as ``Night.find`` returns
-    them: the kept version if there is one, else the first.
+    article is the n-th decision (read as they come: ``decisions`` is an iterator);
+    each line's id is checked against its decision's. The articles whose ids are
+    ``wanted`` are kept in ``found`` as ``Night.find`` returns them: the kept version if
+    there is one, else the first. The earlier nights' articles tonight's superseded,
+    decided on after tonight's, are in ``superseded`` once the lines are written.
     """
 
     paths: Sequence[Path]
-    decisions: list[dict[str, Any]]
+    decisions: Iterator[dict[str, Any]]
     wanted: set[str] = field(default_factory=set)
+    superseded: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     found: dict[str, dict[str, Any]] = field(default_factory=dict)
     count: int = 0
@@ -61,7 +64,7 @@ class KeptLines:
                 for number, line in enumerate(handle, 1):
                     if not line.strip():
                         continue
-                    decision = self.decisions[position] if position < len(self.decisions) else None
+                    decision = next(self.decisions, None)
                     if decision is None or decision["status"] == "superseded" or not line.startswith(
                         b'{"id":' + orjson.dumps(decision["id"]) + b","
                     ):
@@ -86,8 +89,10 @@ class KeptLines:
                             self.found.setdefault(decision["id"], record)
             self.count += len(batch)
             yield b"".join(batch)
-        if any(d["status"] != "superseded" for d in self.decisions[position:]):
-            raise RuntimeError(f"Deduplicate decided on {len(self.decisions)} articles, the clean stage has "
+        self.superseded = list(self.decisions)
+        if any(d["status"] != "superseded" for d in self.superseded):
+            decided = position + sum(d["status"] != "superseded" for d in self.superseded)
+            raise RuntimeError(f"Deduplicate decided on {decided} articles, the clean stage has "
                                f"{position}; the stage files are out of step (rerun the night: --rerun)")
 
 
@@ -100,6 +105,18 @@ def duplicate_record(decision: dict[str, Any], source: dict[str, Any] | None) ->
         "method": decision["method"], "night": decision["night"],
         "superseded": decision["status"] == "superseded", "source": source,
     }
+
+
+class Rejections:
+    """The night's rejections, read as they come (``__iter__``, once or more): the
+    report counts them, the page shows the first ``html.MAX_REJECTED`` (``first``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.first = [record for record, _ in zip(read_jsonl(path), range(html.MAX_REJECTED))]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return read_jsonl(self.path)
 
 
 @dataclass(frozen=True)
@@ -116,22 +133,24 @@ def write_outputs(folder: Path, date: str, clean_articles: Sequence[Path], decis
     """Write the night's outputs into ``folder`` (``OUT_DIR/DATE``), ``report.html`` last;
     ``stats``: every stage's stats, by stage. Returns the report."""
     started = time.perf_counter()
-    decisions = list(read_jsonl(decisions_path))
     # The page's duplicate groups show some of tonight's articles: picked up on the way.
-    needed = html.articles_needed([duplicate_record(d, None) for d in decisions if d["status"] != "kept"])
-    kept = KeptLines(clean_articles, decisions, needed.get(date, set()))
+    # The decisions are read twice as they come (the night's are never all in hand), and
+    # only the duplicates' are kept: they are what the page and duplicates.jsonl show.
+    needed = html.articles_needed([duplicate_record(d, None) for d in read_jsonl(decisions_path)
+                                   if d["status"] != "kept"])
+    kept = KeptLines(clean_articles, read_jsonl(decisions_path), needed.get(date, set()))
     write_bytes(folder / "articles.jsonl", kept)
     # Earlier nights' articles superseded by tonight's (keep policy latest/longest).
-    duplicates = kept.duplicates + [duplicate_record(d, None) for d in decisions if d["status"] == "superseded"]
+    duplicates = kept.duplicates + [duplicate_record(d, None) for d in kept.superseded]
     write_jsonl(folder / "duplicates.jsonl", duplicates)
     place_file(gathered.rejected, folder / "rejected.jsonl")
     place_file(gathered.removed, folder / "removed.jsonl")
-    rejected = list(read_jsonl(gathered.rejected))
+    rejected = Rejections(gathered.rejected)
     # The raw files as the read stage read them: each one's bytes and checksum (``late``).
     inputs = [entry for shard in stats["read"] for entry in shard["files"]]
     report = build_report(date, inputs, stats, rejected, kept.count, time.perf_counter() - started)
     write_json(folder / "report.json", report)
-    in_hand = InHand(duplicates=duplicates, rejected=rejected, top_removed=read_json(gathered.top_removed),
+    in_hand = InHand(duplicates=duplicates, rejected=rejected.first, top_removed=read_json(gathered.top_removed),
                      articles=kept.found)
     with atomic_writer(folder / "report.html") as handle:
         handle.write(html.render(Night(folder, in_hand)).encode("utf-8"))

@@ -49,7 +49,7 @@ from pipeline.dedup.history import (
     window_digest,
     window_problems,
 )
-from pipeline.dedup.night import decide, dedup_stats, kept_for_history, night_docs
+from pipeline.dedup.night import NightSigns, decide, kept_for_history
 from pipeline.io.arrays import digest_of
 from pipeline.io.jsonl import read_json, read_jsonl, write_jsonl
 from pipeline.operate import checks, retention
@@ -234,7 +234,7 @@ class Deduplicate(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         config, night, since = dedup_config(), self.paths.date, history_since(self.date)
-        docs = night_docs([Path(t["docs"].path) for t in self.input()["sign"]], night)
+        signs = NightSigns([Path(t["docs"].path) for t in self.input()["sign"]], night, config, config.keep == "latest")
         settings = Settings()
         history = open_history(settings.state_dir, settings.index_url, config)
         try:
@@ -245,14 +245,13 @@ class Deduplicate(NightTask):
             if problems:
                 raise HistoryDamaged(str(problems[0]))
             committed = history.nights()
-            earlier = history.candidates(docs, night, since)
+            night_result = decide(signs, lambda s: history.candidates_of(s.prints, s.lengths, s.exact, night, since))
         finally:
             history.close()
-        decisions, result = decide(docs, config, night, earlier)
-        write_jsonl(self.output()["decisions"].path, decisions)
+        write_jsonl(self.output()["decisions"].path, night_result.decisions())
         known = set(committed) | raw_nights() | out_nights()
         first = max(filter(None, [since, min(known, default=None)]), default=None)
-        stats = dedup_stats(docs, result, earlier, config, since, "redis" if settings.index_url else "files")
+        stats = night_result.stats(since, "redis" if settings.index_url else "files")
         stats.seconds = time.perf_counter() - started
         stats.extra = {"compared_with": window_digest(committed, night, since),
                        "gaps": gaps_between(first, night, set(committed))}
@@ -280,8 +279,8 @@ class CommitHistory(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         config, night, inputs = dedup_config(), self.paths.date, self.input()
-        docs = night_docs([Path(t["docs"].path) for t in inputs["sign"]], night)
-        kept, superseded = kept_for_history(docs, read_jsonl(inputs["dedup"]["decisions"].path), config.keep)
+        signs = NightSigns([Path(t["docs"].path) for t in inputs["sign"]], night, config, config.keep == "latest")
+        kept, superseded = kept_for_history(signs, read_jsonl(inputs["dedup"]["decisions"].path), config.keep)
         recorded = read_json(inputs["dedup"]["stats"].path)
         info = CommitInfo(compared_with=recorded.get("compared_with"), gaps=recorded.get("gaps"),
                           site_lines=Path(inputs["site_lines"]["state"].path))

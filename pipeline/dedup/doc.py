@@ -17,7 +17,7 @@ class Doc:
     rank: int  # position in the night's input order
     n_words: int
     exact: str
-    shingles: np.ndarray
+    shingles: np.ndarray  # or where they are (io.arrays.StoredShingles), read when compared
     signature: np.ndarray
     title: str | None = None
     published: str | None = None

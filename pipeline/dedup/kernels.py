@@ -134,3 +134,22 @@ def signature_kernel(values: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: 
                 row[k] = min(row[k], np.uint32(a[k] * v + b[k]))
         out[d, :] = row
         position += lengths[d]
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_sharing(member: int, groups: np.ndarray, group_starts: np.ndarray, group_members: np.ndarray,
+                 kept: np.ndarray, seen: np.ndarray, out: np.ndarray) -> int:
+    """The kept members visited before ``member`` (visit order is member order) that share
+    one of its band groups, each once, into ``out``; how many. ``seen`` (one int per
+    member, never equal to a member's number + 1 before its own call) marks those found."""
+    count = 0
+    for g in groups:
+        for k in range(group_starts[g], group_starts[g + 1]):
+            other = group_members[k]
+            if other >= member:
+                break  # a group's members are in visit order
+            if kept[other] and seen[other] != member + 1:
+                seen[other] = member + 1
+                out[count] = other
+                count += 1
+    return count

@@ -2,22 +2,28 @@
 
 Articles are visited in the policy's order and one is dropped only when it matches an
 article already *kept*, so ``dup_of`` always names a kept article. Candidates come from
-an LSH index over band fingerprints (one per band key of datasketch's ``MinHashLSH``,
-tested against it: the same candidates); every candidate is confirmed by its real
-Jaccard similarity before anything is dropped.
+the groups of articles sharing a band fingerprint (one per band key of datasketch's
+``MinHashLSH``, tested against it: the same candidates); every candidate is confirmed
+by its real Jaccard similarity before anything is dropped.
+
+The articles are held as arrays (``Pool``): what the policy keeps of a member is a few
+numbers, and its shingles are read when it is compared, so a night of any size is
+decided in memory that follows the articles that share something, not their text.
+The groups are looked through by a compiled loop (``kernels.kept_sharing``).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from pipeline.dedup import kernels
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import DedupResult, Doc, Match
 from pipeline.dedup.fingerprint import band_fingerprints, jaccard
+from pipeline.io.arrays import shingle_array
 
 
 def priority(keep: str) -> Callable[[Doc], tuple]:
@@ -49,23 +55,166 @@ class _Reversed:
 HistoryLookup = Callable[[Doc], Iterable[Doc]]
 
 
-class BandIndex:
-    """The kept articles by band fingerprint: ``query`` gives those sharing any of a
-    doc's fingerprints, as datasketch's ``MinHashLSH.query`` gives those sharing a
-    bucket (a fingerprint stands for a band's bucket key, with the band number in it)."""
+@dataclass
+class Pool:
+    """The articles the keep policy decides on, as arrays (one entry a member): tonight's
+    that share something and the earlier nights' candidates. ``shingles(member)`` reads a
+    member's shingles when it is compared; ``prints`` are the band fingerprints of the
+    members with shingles (``lengths`` > 0)."""
 
-    def __init__(self) -> None:
-        self.keys: dict[int, list[str]] = defaultdict(list)
+    night: np.ndarray  # "YYYY-MM-DD", bytes
+    rank: np.ndarray
+    n_words: np.ndarray
+    published: np.ndarray | None  # bytes, only for the policy "latest"
+    exact: np.ndarray  # bytes
+    lengths: np.ndarray  # shingle counts
+    prints: np.ndarray  # members x bands
+    tonight: np.ndarray  # bool
+    shingles: Callable[[int], np.ndarray]
 
-    def insert(self, key: str, prints: Sequence[int]) -> None:
-        for value in prints:
-            self.keys[value].append(key)
+    def visit_order(self, keep: str) -> np.ndarray:
+        """The members in the policy's order (``priority``), as array sorts."""
+        if keep == "first":
+            return np.lexsort((self.rank, self.night))
+        if keep == "longest":
+            return np.lexsort((self.rank, self.night, -self.n_words.astype(np.int64)))
+        if keep == "latest":  # UTF-8 bytes sort as their text does
+            return np.lexsort((self.rank, self.published, self.night))[::-1]
+        raise ValueError(f"unknown keep policy {keep!r}")
 
-    def query(self, prints: Sequence[int]) -> set[str]:
-        found: set[str] = set()
-        for value in prints:
-            found.update(self.keys.get(value, ()))
+    def take(self, order: np.ndarray) -> "Pool":
+        """The pool with its members in ``order`` (member i is old member order[i])."""
+        return Pool(self.night[order], self.rank[order], self.n_words[order],
+                    None if self.published is None else self.published[order], self.exact[order],
+                    self.lengths[order], self.prints[order], self.tonight[order],
+                    lambda member, shingles=self.shingles: shingles(int(order[member])))
+
+
+class BandGroups:
+    """The band fingerprints shared by more than one member, as groups: each group's
+    members in member order, and each member's groups (compressed rows). A band
+    fingerprint stands for a bucket key of datasketch's ``MinHashLSH`` (with the band
+    number in it): the members of a member's groups are those ``MinHashLSH.query``
+    would give for it."""
+
+    def __init__(self, prints: np.ndarray, lengths: np.ndarray) -> None:
+        shingled = np.flatnonzero(lengths)
+        values = prints[shingled].ravel()
+        owners = np.repeat(shingled, prints.shape[1])
+        order = np.argsort(values, kind="stable")  # members stay in order within a value
+        values, owners = values[order], owners[order]
+        del order
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+        sizes = np.diff(np.r_[starts, len(values)])
+        shared = sizes > 1  # a fingerprint no other member has can bring no candidate
+        keep = np.repeat(shared, sizes)
+        self.group_members = owners[keep].astype(np.int64)
+        self.group_starts = np.r_[0, np.cumsum(sizes[shared])].astype(np.int64)
+        group_of = np.repeat(np.arange(int(shared.sum()), dtype=np.int64), sizes[shared])
+        by_member = np.argsort(self.group_members, kind="stable")
+        self.member_groups = group_of[by_member]
+        self.member_starts = np.searchsorted(self.group_members[by_member], np.arange(len(lengths) + 1))
+
+    def groups(self, member: int) -> np.ndarray:
+        return self.member_groups[self.member_starts[member] : self.member_starts[member + 1]]
+
+    def sharing(self, member: int) -> set[int]:
+        """Every member sharing a band fingerprint with ``member``, and itself."""
+        found = {member}
+        for g in self.groups(member).tolist():
+            found.update(self.group_members[self.group_starts[g] : self.group_starts[g + 1]].tolist())
         return found
+
+
+@dataclass
+class Decided:
+    """The keep policy's decisions on a pool, by member (in the pool's own order):
+    ``dup_of`` the member it duplicates (-1: kept), with the similarity and method
+    (``exact`` or ``minhash``)."""
+
+    dup_of: np.ndarray
+    similarity: np.ndarray
+    exact: np.ndarray  # bool: the method was exact
+
+
+def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
+    """The keep policy on a pool (see the module docstring): members are visited in the
+    policy's order, and one is dropped only when it matches a member already kept. An
+    earlier night's member is only ever compared with tonight's."""
+    order = pool.visit_order(config.keep)
+    visit = pool.take(order)
+    size = len(order)
+    groups = BandGroups(visit.prints, visit.lengths)
+    exact_order = np.argsort(visit.exact, kind="stable")  # an exact key's members in visit order
+    exact_sorted = visit.exact[exact_order]
+    exact_starts = np.flatnonzero(np.r_[True, exact_sorted[1:] != exact_sorted[:-1]]) if size else np.empty(0, np.int64)
+    exact_group = np.empty(size, dtype=np.int64)
+    exact_group[exact_order] = np.cumsum(np.r_[True, exact_sorted[1:] != exact_sorted[:-1]]) - 1 if size else 0
+    exact_bounds = np.r_[exact_starts, size]
+    kept = np.zeros(size, dtype=np.bool_)
+    dup_of = np.full(size, -1, dtype=np.int64)
+    similarity = np.zeros(size, dtype=np.float64)
+    by_exact = np.zeros(size, dtype=np.bool_)
+    seen = np.zeros(size, dtype=np.int64)
+    found = np.empty(size, dtype=np.int64)
+    kept_of_exact: dict[int, list[int]] = {}
+    tonight = visit.tonight
+    for member in range(size):
+        group = int(exact_group[member])
+        member_groups = groups.groups(member)
+        if not len(member_groups) and exact_bounds[group + 1] - exact_bounds[group] == 1:
+            kept[member] = True  # shares nothing with anyone: kept, and no other can find it
+            continue
+        eligible_all = bool(tonight[member])
+        match = -1
+        for same in kept_of_exact.get(group, ()):
+            if eligible_all or tonight[same]:
+                match, similarity[member], by_exact[member] = same, 1.0, True
+                break
+        if match < 0 and len(member_groups):
+            count = kernels.kept_sharing(member, member_groups, groups.group_starts, groups.group_members,
+                                         kept, seen, found)
+            best, shingles = -1.0, None
+            for other in found[:count].tolist():
+                if not (eligible_all or tonight[other]):
+                    continue
+                if shingles is None:
+                    shingles = visit.shingles(member)
+                score = jaccard(shingles, visit.shingles(other))
+                # The most similar; ties: the one first in the policy's order.
+                if score >= config.threshold and (score > best or (score == best and other < match)):
+                    best, match = score, other
+            if match >= 0:
+                similarity[member] = round(best, 6)
+        if match < 0:
+            kept[member] = True
+            kept_of_exact.setdefault(group, []).append(member)
+        else:
+            dup_of[member] = match
+    # Back to the pool's own order.
+    back = np.empty(size, dtype=np.int64)
+    back[order] = np.arange(size)
+    out_dup = np.where(dup_of >= 0, order[np.maximum(dup_of, 0)], -1)
+    return Decided(dup_of=out_dup[back], similarity=similarity[back], exact=by_exact[back])
+
+
+def docs_pool(docs: Sequence[Doc], config: DedupConfig) -> Pool:
+    """A pool of ``Doc`` objects (all tonight's unless ``tonight`` says otherwise)."""
+    shingled = [i for i, d in enumerate(docs) if len(d.shingles)]
+    prints = np.zeros((len(docs), config.bands), dtype=np.int64)
+    if shingled:
+        prints[shingled] = band_fingerprints(np.stack([docs[i].signature for i in shingled]), config)
+    return Pool(
+        night=np.array([d.night.encode() for d in docs], dtype=bytes),
+        rank=np.array([d.rank for d in docs], dtype=np.int64),
+        n_words=np.array([d.n_words for d in docs], dtype=np.int64),
+        published=np.array([(d.published or "").encode("utf-8") for d in docs], dtype=bytes) if docs else None,
+        exact=np.array([d.exact.encode("ascii") for d in docs], dtype=bytes),
+        lengths=np.array([len(d.shingles) for d in docs], dtype=np.int64),
+        prints=prints,
+        tonight=np.ones(len(docs), dtype=np.bool_),
+        shingles=lambda member: shingle_array(docs[member].shingles),
+    )
 
 
 def deduplicate(
@@ -81,83 +230,29 @@ def deduplicate(
     reported as superseded.
     """
     pool: dict[str, Doc] = {d.key: d for d in docs}
-    tonight = set(pool)
     if history is not None:
         for doc in docs:
             for old in history(doc):
                 pool.setdefault(old.key, old)
-    order = sorted(pool.values(), key=priority(config.keep))
-    rank = {d.key: i for i, d in enumerate(order)}
-
-    index = BandIndex()
-    # A band fingerprint no other article has can bring no candidate: only the shared
-    # ones enter the index and are looked up, and an article sharing none skips it.
-    shingled = [d for d in order if len(d.shingles)]
-    bands: dict[str, list[int]] = {}
-    if shingled:
-        fingerprints = band_fingerprints(np.stack([d.signature for d in shingled]), config)
-        _, inverse, counts = np.unique(fingerprints.ravel(), return_inverse=True, return_counts=True)
-        shared = (counts[inverse] > 1).reshape(fingerprints.shape)
-        for i in np.flatnonzero(shared.any(axis=1)).tolist():
-            bands[shingled[i].key] = fingerprints[i][shared[i]].tolist()
-    kept: dict[str, Doc] = {}
-    kept_by_exact: dict[str, list[Doc]] = {}
+    members = list(pool.values())
+    if not members:
+        return DedupResult()
+    arrays = docs_pool(members, config)
+    arrays.tonight[len(docs):] = False
+    if arrays.published is not None and config.keep != "latest":
+        arrays.published = None
+    decided = decide_pool(arrays, config)
     result = DedupResult()
-
-    exact_counts = Counter(d.exact for d in order)
-    for doc in order:
-        is_tonight = doc.key in tonight
-        if doc.key not in bands and exact_counts[doc.exact] == 1:
-            # Shares no band key and no exact key with any other article: it is kept,
-            # and no other article can ever find it.
-            if is_tonight:
+    order = arrays.visit_order(config.keep)
+    for member in order.tolist():
+        doc, target = members[member], int(decided.dup_of[member])
+        if target < 0:
+            if member < len(docs):
                 result.kept.append(doc)
             continue
-        match = _best_match(
-            doc, bands.get(doc.key), kept, kept_by_exact, index, config, rank,
-            eligible=(lambda key: True) if is_tonight else tonight.__contains__,
-        )
-        if match is None:
-            kept[doc.key] = doc
-            kept_by_exact.setdefault(doc.exact, []).append(doc)
-            if doc.key in bands:
-                index.insert(doc.key, bands[doc.key])
-            if is_tonight:
-                result.kept.append(doc)
-        elif is_tonight:
+        match = Match(members[target], float(decided.similarity[member]), "exact" if decided.exact[member] else "minhash")
+        if member < len(docs):
             result.dropped[doc.key] = match
         else:
             result.superseded.append((doc, match))
     return result
-
-
-def _best_match(
-    doc: Doc,
-    bands: list[int] | None,
-    kept: dict[str, Doc],
-    kept_by_exact: dict[str, list[Doc]],
-    index: BandIndex,
-    config: DedupConfig,
-    rank: dict[str, int],
-    eligible: Callable[[str], bool],
-) -> Match | None:
-    """The kept article ``doc`` duplicates, if any: exact first, then the most similar
-    (ties: the one first in the policy's order). Only ``eligible`` keys are considered."""
-    for same in kept_by_exact.get(doc.exact, ()):
-        if eligible(same.key):
-            return Match(same, 1.0, "exact")
-    if bands is None:
-        return None
-    best: tuple[float, int, Doc] | None = None
-    for key in index.query(bands):
-        if not eligible(key):
-            continue
-        other = kept[key]
-        similarity = jaccard(doc.shingles, other.shingles)
-        if similarity >= config.threshold:
-            candidate = (similarity, -rank[key], other)
-            if best is None or candidate[:2] > best[:2]:
-                best = candidate
-    if best is None:
-        return None
-    return Match(best[2], round(best[0], 6), "minhash")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO, Iterable, NamedTuple, Sequence
 
@@ -213,6 +214,83 @@ def load_docs(folder: Path | str, night: str) -> list[Doc]:
     except (OSError, ValueError, IndexError) as error:
         raise ValueError(f"{folder}: not a readable docs folder ({error}); rerun the night") from error
     return docs
+
+
+class ShingleCache:
+    """The shingles last used, by (file, article), up to ``budget`` bytes (least recently
+    used first out): shared by the files a dedup step reads, so that what it holds does
+    not grow with their number."""
+
+    def __init__(self, budget: int = 64 << 20) -> None:
+        self.budget, self.size = budget, 0
+        self.arrays: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> np.ndarray | None:
+        found = self.arrays.get(key)
+        if found is not None:
+            self.arrays.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, int], array: np.ndarray) -> None:
+        self.arrays[key] = array
+        self.size += array.nbytes
+        while self.size > self.budget and self.arrays:
+            self.size -= self.arrays.popitem(last=False)[1].nbytes
+
+
+class ShingleFile:
+    """A folder's ``shingles.npy``, read one article at a time (``read``): the articles
+    dedup compares are read when compared, so a night's shingles are never all in
+    memory, nor mapped. What is read is kept in ``cache`` (shared by several files)."""
+
+    def __init__(self, folder: Path, cache: ShingleCache | None = None) -> None:
+        path = Path(folder) / "shingles.npy"
+        self.offsets = np.load(Path(folder) / "shingles.offsets.npy")
+        try:
+            array = np.load(path, mmap_mode="r")
+            self.start = array.offset if isinstance(array, np.memmap) else 0
+            del array
+        except ValueError:  # an empty file: nothing to map, nothing to read
+            self.start = 0
+        self.handle = open(path, "rb")
+        self.cache = cache if cache is not None else ShingleCache()
+
+    def count(self, article: int) -> int:
+        return int(self.offsets[article + 1] - self.offsets[article])
+
+    def read(self, article: int) -> np.ndarray:
+        key = (id(self), article)
+        found = self.cache.get(key)
+        if found is None:
+            found = np.empty(self.count(article), dtype=np.uint64)
+            if len(found):
+                got = os.preadv(self.handle.fileno(), [memoryview(found).cast("B")],
+                                self.start + 8 * int(self.offsets[article]))
+                if got != found.nbytes:
+                    raise ValueError(f"{self.handle.name}: article {article}: {got} of {found.nbytes} bytes")
+            self.cache.put(key, found)
+        return found
+
+
+class StoredShingles:
+    """An article's shingles as dedup holds them until it compares the article: where
+    they are (``len`` is their count, ``array()`` reads them)."""
+
+    __slots__ = ("file", "article")
+
+    def __init__(self, file: ShingleFile, article: int) -> None:
+        self.file, self.article = file, article
+
+    def __len__(self) -> int:
+        return self.file.count(self.article)
+
+    def array(self) -> np.ndarray:
+        return self.file.read(self.article)
+
+
+def shingle_array(shingles: "np.ndarray | StoredShingles") -> np.ndarray:
+    """An article's shingles, read if they are stored."""
+    return shingles if isinstance(shingles, np.ndarray) else shingles.array()
 
 
 def mapped(path: Path) -> np.ndarray:

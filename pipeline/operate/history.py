@@ -31,7 +31,7 @@ from pipeline.dedup.history import (
     site_line_sanity,
 )
 from pipeline.dedup.history.files import checksum
-from pipeline.dedup.night import kept_for_history, night_docs
+from pipeline.dedup.night import NightSigns, kept_for_history
 from pipeline.dedup.policy import priority
 from pipeline.io.jsonl import read_json, read_jsonl, write_bytes, write_json
 from pipeline.operate.exits import Exit, refuse
@@ -87,7 +87,8 @@ class OutDirSources(RebuildSources):
         signs = sorted((stages / "4-sign").glob("*.docs"))
         if not decisions_path.is_file() or not signs:
             return None
-        kept, superseded = kept_for_history(night_docs(signs, night), read_jsonl(decisions_path), config.keep)
+        kept, superseded = kept_for_history(NightSigns(signs, night, config, config.keep == "latest"),
+                                            read_jsonl(decisions_path), config.keep)
         return kept, [tuple(entry) for entry in superseded], f"{stages} (stage files)"
 
     def _from_outputs(self, night: str, config: DedupConfig):

@@ -217,7 +217,7 @@ def _rejected(night: Night, current: dict[str, Any]) -> str:
         rows.append(f"<tr><td><code>{escape(where)}</code></td><td>{escape(record['stage'])}</td>"
                     f"<td>{escape(record['reason'])}</td><td><code>{escape(clip(record.get('excerpt') or '', 160))}"
                     "</code></td></tr>")
-    more = len(night.rejected) - MAX_REJECTED
+    more = current["rejected"] - MAX_REJECTED
     tail = f'<p class="muted">and {more} more in rejected.jsonl</p>' if more > 0 else ""
     return (f'<table id="reasons"><tr><th>reason</th><th>items</th></tr>{reasons}</table>'
             '<table id="rejected"><tr><th>where</th><th>stage</th><th>reason</th><th>input</th></tr>'

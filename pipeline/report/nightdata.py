@@ -49,11 +49,12 @@ class WordDiff:
 @dataclass
 class InHand:
     """What a night's writer has in hand as it renders the page: the records it has just
-    written (exactly as in the files), the most removed lines, and the articles the page
-    shows (``report.html.articles_needed``), so the page is not made by reading them back."""
+    written (exactly as in the files: the duplicates, and the first rejections, as many as
+    the page shows), the most removed lines, and the articles the page shows
+    (``report.html.articles_needed``), so the page is not made by reading them back."""
 
     duplicates: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]  # the first html.MAX_REJECTED
     top_removed: dict[str, list[tuple[str, int]]]
     articles: dict[str, dict[str, Any]]  # by id, as :meth:`Night.find` returns them
 

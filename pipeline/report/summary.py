@@ -8,7 +8,7 @@ of the same input.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 
 def _sum_counters(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
@@ -22,7 +22,7 @@ def build_report(
     date: str,
     files: Sequence[dict[str, Any]],
     stats: dict[str, list[dict[str, Any]]],
-    rejected: Sequence[dict[str, Any]],
+    rejected: Iterable[dict[str, Any]],
     articles_out: int,
     write_seconds: float,
 ) -> dict[str, Any]:
@@ -34,8 +34,11 @@ def build_report(
 
     read, repair, clean = counts("read"), counts("repair"), counts("clean")
     dedup = counts("dedup")[0]
-    rejected_by_stage = Counter(r["stage"] for r in rejected)
-    rejected_by_reason = Counter(_reason_kind(r["reason"]) for r in rejected)
+    rejected_by_stage: Counter[str] = Counter()
+    rejected_by_reason: Counter[str] = Counter()
+    for record in rejected:  # one pass: they are read as they come
+        rejected_by_stage[record["stage"]] += 1
+        rejected_by_reason[_reason_kind(record["reason"])] += 1
     seconds = {stage: round(sum(s["seconds"] for s in stats[stage]), 3) for stage in stats}
     seconds["write"] = round(write_seconds, 3)
     return {
@@ -50,7 +53,7 @@ def build_report(
         "rejected_short": sum(c["rejected"] for c in clean),
         "duplicates": dedup["duplicates"],
         "articles_out": articles_out,
-        "rejected": len(rejected),
+        "rejected": sum(rejected_by_stage.values()),
         "rejected_by_stage": dict(sorted(rejected_by_stage.items())),
         "rejected_by_reason": dict(sorted(rejected_by_reason.items())),
         "site_lines": counts("site_lines")[0],

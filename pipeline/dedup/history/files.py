@@ -30,7 +30,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -39,7 +39,15 @@ import xxhash
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Doc
 from pipeline.dedup.fingerprint import band_fingerprints
-from pipeline.io.arrays import DOC_FILES, DocsWriter, FileSum, _Hashing, digest_of
+from pipeline.io.arrays import (
+    DOC_FILES,
+    DocsWriter,
+    FileSum,
+    ShingleFile,
+    StoredShingles,
+    _Hashing,
+    digest_of,
+)
 from pipeline.io.jsonl import OutputError, fsync_dir
 
 COMMIT_NAME = "COMMIT.json"
@@ -47,6 +55,8 @@ COMMIT_NAME = "COMMIT.json"
 FILES = (*DOC_FILES, "bands.npy", "bands.docs.npy", "exact.npy", "exact.docs.npy", "superseded.jsonl")
 # Bytes read at a time when a file is checksummed.
 READ_BLOCK = 1 << 22
+# Articles written at a time by a commit.
+WRITE_CHUNK = 4096
 
 
 class HistoryDamaged(RuntimeError):
@@ -73,54 +83,80 @@ def files_digest(files: dict[str, FileSum]) -> str:
     return digest_of((name, s.bytes, s.xxh3) for name, s in sorted(files.items()))
 
 
-def write_night(folder: Path, night: str, kept: Sequence[Doc], superseded: Sequence[tuple[str, str, str]],
+def write_night(folder: Path, night: str, kept: Iterable[Doc], superseded: Sequence[tuple[str, str, str]],
                 config: DedupConfig) -> dict[str, FileSum]:
     """Write a night's folder (``folder`` must not exist yet) and return its files' sums:
-    the docs (``io.arrays``), then the index, each index file flushed to disk by a second
-    thread while the next one is computed and written. A write that fails raises
+    the docs (``io.arrays``) as they come, a chunk at a time, holding only their band
+    fingerprints and exact keys; then the index, each index file flushed to disk by a
+    second thread while the next one is computed and written. A write that fails raises
     :class:`OutputError` naming the file."""
     try:
         folder.mkdir()
     except OSError as error:
         raise OutputError(error.errno, f"cannot write {folder}: {error.strerror}") from error
+    prints, owners, exact = [], [], []
+    count = 0
     with DocsWriter(folder, config.num_perm, in_place=True) as writer:
-        writer.add(kept)
+        for chunk in _chunks(kept, WRITE_CHUNK):
+            writer.add(chunk)
+            shingled = np.array([i for i, d in enumerate(chunk) if len(d.shingles)], dtype=np.int64)
+            if len(shingled):
+                signatures = np.stack([chunk[i].signature for i in shingled]).astype(np.uint32)
+                prints.append(band_fingerprints(signatures, config).ravel())
+                owners.append(np.repeat((count + shingled).astype(np.int32), config.bands))
+            exact.extend(d.exact.encode("ascii") for d in chunk)
+            count += len(chunk)
         sums = dict(writer.finish())
-    lengths = np.array([len(d.shingles) for d in kept], dtype=np.int64)
-    signatures = (
-        np.stack([d.signature for d in kept]).astype(np.uint32) if kept else np.empty((0, config.num_perm), np.uint32)
-    )
     with _Syncer(folder) as syncer:
-        prints, owners = band_index(signatures, lengths, config)
-        syncer.write("bands.npy", prints)
-        syncer.write("bands.docs.npy", owners)
-        exact, exact_owners = exact_index([d.exact for d in kept])
-        syncer.write("exact.npy", exact)
+        band_prints, band_owners = sorted_bands(prints, owners)
+        del prints, owners
+        syncer.write("bands.npy", band_prints)
+        syncer.write("bands.docs.npy", band_owners)
+        del band_prints, band_owners
+        exact_keys, exact_owners = exact_index(exact)
+        del exact
+        syncer.write("exact.npy", exact_keys)
         syncer.write("exact.docs.npy", exact_owners)
         syncer.write("superseded.jsonl", b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)))
     sums.update(syncer.sums)
-    commit = {"night": night, "articles": len(kept), "digest": files_digest(sums)}
+    commit = {"night": night, "articles": count, "digest": files_digest(sums)}
     _write_synced(folder / COMMIT_NAME, orjson.dumps(commit, option=orjson.OPT_INDENT_2) + b"\n")
     fsync_dir(folder)
     return sums
+
+
+def _chunks(items: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
+    chunk: list[Doc] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def band_index(signatures: np.ndarray, lengths: np.ndarray, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """The night's band fingerprints, sorted, and the article each belongs to (articles
     without shingles have none: they only ever match exactly)."""
     shingled = np.flatnonzero(lengths)
-    if len(shingled):
-        prints = band_fingerprints(signatures[shingled], config).ravel()
-        owners = np.repeat(shingled, config.bands)
-    else:
-        prints, owners = np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((owners, prints))
-    return prints[order].astype(np.int64), owners[order].astype(np.int32)
+    prints = band_fingerprints(signatures[shingled], config).ravel() if len(shingled) else np.empty(0, np.int64)
+    return sorted_bands([prints], [np.repeat(shingled, config.bands).astype(np.int32)])
 
 
-def exact_index(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The night's exact-duplicate keys, sorted, and the article each belongs to."""
-    exact = np.array([key.encode("ascii") for key in keys]) if len(keys) else np.empty(0, "S32")
+def sorted_bands(prints: Sequence[np.ndarray], owners: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Band fingerprints and the article of each, given chunk by chunk, article by
+    article, sorted by fingerprint then article (a stable sort of the fingerprints)."""
+    values = np.concatenate(prints) if prints else np.empty(0, np.int64)
+    order = np.argsort(values, kind="stable")
+    values = values[order]
+    articles = (np.concatenate(owners) if owners else np.empty(0, np.int32))[order]
+    return values.astype(np.int64, copy=False), articles.astype(np.int32, copy=False)
+
+
+def exact_index(keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """The night's exact-duplicate keys (ASCII), sorted, and the article each belongs to."""
+    exact = np.array(keys) if len(keys) else np.empty(0, "S32")
     order = np.lexsort((np.arange(len(keys)), exact))
     return exact[order], order.astype(np.int32)
 
@@ -141,10 +177,10 @@ class NightFolder:
     def lookup(self, name: str, values: np.ndarray) -> Iterator[tuple[int, int]]:
         """(index in ``values``, article) for each value found in the night's sorted
         ``name`` array (``bands`` or ``exact``); ``values`` sorted makes it faster."""
-        table = self.array(f"{name}.npy")
+        table = self.array(f"{name}.npy", mmap_mode="r")  # read where searched
         if not len(table) or not len(values):
             return
-        articles = self.array(f"{name}.docs.npy")
+        articles = self.array(f"{name}.docs.npy", mmap_mode="r")
         start = np.searchsorted(table, values, side="left")
         hit = np.flatnonzero(table[np.minimum(start, len(table) - 1)] == values)
         for position in hit.tolist():
@@ -153,11 +189,13 @@ class NightFolder:
                 yield position, int(articles[k])
                 k += 1
 
-    def read_docs(self, articles: Sequence[int]) -> list[Doc]:
-        """Some of the night's articles, by number, reading only their lines and shingles."""
+    def read_docs(self, articles: Sequence[int], stored: bool = False) -> list[Doc]:
+        """Some of the night's articles, by number, reading only their lines and shingles
+        (or, ``stored``, leaving the shingles where they are until they are compared)."""
         offsets = self.array("docs.offsets.npy")
         shingle_offsets = self.array("shingles.offsets.npy")
         shingles = self.array("shingles.npy", mmap_mode="r")
+        file = self._read("shingles.npy", lambda p: ShingleFile(self.path)) if stored else None
         signatures = self.array("signatures.npy", mmap_mode="r")
         out = []
         path = self.path / "docs.jsonl"
@@ -170,7 +208,8 @@ class NightFolder:
                     )
                     out.append(Doc(
                         key=key, id=doc_id, night=self.night, rank=rank, n_words=n_words, exact=exact,
-                        shingles=np.array(shingles[shingle_offsets[article] : shingle_offsets[article + 1]]),
+                        shingles=StoredShingles(file, article) if file is not None
+                        else np.array(shingles[shingle_offsets[article] : shingle_offsets[article + 1]]),
                         signature=np.array(signatures[article]), title=title, published=published,
                     ))
         except (OSError, ValueError, IndexError) as error:

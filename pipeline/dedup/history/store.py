@@ -144,17 +144,34 @@ class History:
         """Earlier nights' kept articles that may match each of ``docs`` (by doc key)."""
         if not docs:
             return {}
-        shingled = np.array([i for i, d in enumerate(docs) if len(d.shingles)], dtype=np.int64)
-        if len(shingled):
-            prints = band_fingerprints(np.stack([docs[i].signature for i in shingled]), self.config).ravel()
-            band_owner = np.repeat(shingled, self.config.bands)
-        else:
-            prints, band_owner = np.empty(0, np.int64), np.empty(0, np.int64)
+        lengths = np.array([len(d.shingles) for d in docs], dtype=np.int64)
+        prints = band_fingerprints(np.stack([d.signature for d in docs]), self.config)
         exact = np.array([d.exact.encode("ascii") for d in docs])
-        # Sorted needles make each night's binary searches several times faster.
-        band_order, exact_order = np.argsort(prints, kind="stable"), np.argsort(exact, kind="stable")
-        prints, band_owner, exact = prints[band_order], band_owner[band_order], exact[exact_order]
-        found: dict[int, set[tuple[str, int]]] = defaultdict(set)  # tonight's doc -> (night, article)
+        found = self.candidates_of(prints, lengths, exact, night, since)
+        return {docs[i].key: found[i] for i in sorted(found, key=lambda i: docs[i].key)}
+
+    def candidates_of(self, prints: np.ndarray, lengths: np.ndarray, exact: np.ndarray, night: str,
+                      since: str | None) -> dict[int, list[Doc]]:
+        """Earlier nights' kept articles that may match each of tonight's articles, by
+        its number, given their band fingerprints (articles x bands; those of articles
+        without shingles are not looked up), shingle counts and exact keys. A band at a
+        time, each night's table read once: the lookups hold a band of the night's
+        fingerprints at a time. The articles found are read with their shingles stored."""
+        if not len(exact):
+            return {}
+        shingled = np.flatnonzero(lengths)
+        exact_order = np.argsort(exact, kind="stable")
+        sorted_exact = exact[exact_order]
+        found: dict[int, set[tuple[str, int]]] = defaultdict(set)  # tonight's article -> (night, article)
+
+        def bands() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            """Each band's fingerprints, sorted (sorted needles make the binary searches
+            several times faster), and the article each is of."""
+            for band in range(prints.shape[1]):
+                values = prints[shingled, band]
+                order = np.argsort(values, kind="stable")
+                yield values[order], shingled[order]
+
         with self.locked(fcntl.LOCK_SH):
             committed = self.nights()
             window = [m for m in committed if in_window(m, None, night, since)]
@@ -166,14 +183,19 @@ class History:
             if self.index is None:
                 for m in window:
                     folder = NightFolder(self.folder / m)
-                    for values, owners, name in ((prints, band_owner, "bands"), (exact, exact_order, "exact")):
-                        for position, article in folder.lookup(name, values):
+                    for position, article in folder.lookup("exact", sorted_exact):
+                        found[int(exact_order[position])].add((m, article))
+                    for values, owners in bands():
+                        for position, article in folder.lookup("bands", values):
                             found[int(owners[position])].add((m, article))
             else:
                 counts = {m: committed[m].articles for m in window}
-                for owners, hits in ((band_owner, self.index.lookup_bands(prints)),
-                                     (exact_order, self.index.lookup_exact(exact))):
-                    for position, m, article in hits:
+                for values, owners in [(sorted_exact, exact_order)]:
+                    for position, m, article in self.index.lookup_exact(values):
+                        if article < counts.get(m, 0):
+                            found[int(owners[position])].add((m, article))
+                for values, owners in bands():
+                    for position, m, article in self.index.lookup_bands(values):
                         if article < counts.get(m, 0):
                             found[int(owners[position])].add((m, article))
             wanted: dict[str, set[int]] = defaultdict(set)
@@ -183,16 +205,16 @@ class History:
             loaded = {
                 (m, article): doc
                 for m, articles in sorted(wanted.items())
-                for article, doc in zip(sorted(articles), NightFolder(self.folder / m).read_docs(sorted(articles)))
+                for article, doc in zip(sorted(articles), NightFolder(self.folder / m).read_docs(sorted(articles), stored=True))
             }
-        out: dict[str, list[Doc]] = {}
-        for i in sorted(found, key=lambda i: docs[i].key):
+        out: dict[int, list[Doc]] = {}
+        for i in sorted(found):
             matches = {
                 doc.key: doc for doc in (loaded[hit] for hit in found[i])
                 if (doc.night, doc.key) not in superseded
             }
             if matches:
-                out[docs[i].key] = [matches[key] for key in sorted(matches)]
+                out[i] = [matches[key] for key in sorted(matches)]
         return out
 
     # --- committing -----------------------------------------------------------------------------
