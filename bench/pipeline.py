@@ -79,8 +79,10 @@ def source_paragraphs() -> list[list[str]]:
     return out
 
 
-def generate(raw: Path, count: int, seed: int = 7) -> dict:
-    """Write the synthetic night; returns the planted duplicate pairs (copy id -> original id)."""
+def generate(raw: Path, count: int, seed: int = 7, jsonl_files: int | None = None) -> dict:
+    """Write the synthetic night; returns the planted duplicate pairs (copy id -> original id).
+    Dumps and JSONL files of 500 articles by turns, or (``jsonl_files``) that many JSONL
+    files only, the layout every peer reads."""
     import ftfy.bad_codecs  # noqa: F401
 
     rng = np.random.default_rng(seed)
@@ -119,6 +121,14 @@ def generate(raw: Path, count: int, seed: int = 7) -> dict:
         if rng.random() < MOJIBAKE_SHARE:
             text = text.encode("utf-8").decode("sloppy-windows-1252")  # mojibake (UTF-8 read as Windows-1252)
         articles.append({"id": article_id, "title": title, "text": text, "captions": captions})
+    if jsonl_files:
+        per_file = -(-count // jsonl_files)
+        for number, start in enumerate(range(0, count, per_file)):
+            lines = [orjson.dumps({"id": a["id"], "title": a["title"], "text": a["text"],
+                                   "url": f"https://news{number % 5}.example.org/{a['id']}"})
+                     for a in articles[start : start + per_file]]
+            (night / f"feed-{number:04d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        return {"planted": planted, "megabytes": sum(p.stat().st_size for p in night.iterdir()) / 1e6}
     output_id: dict[str, str] = {}  # synthetic id -> the id the pipeline gives the article
     for start in range(0, count, ARTICLES_PER_FILE):
         chunk = articles[start : start + ARTICLES_PER_FILE]
