@@ -3,6 +3,7 @@
     python -m bench.peers                      # 20,000 articles, 1 worker / 1 process, 3 rounds
     python -m bench.peers --workers 2          # 2 workers against 2 processes
     python -m bench.peers --install            # first make text-dedup's own venv (pip)
+    python -m bench.peers --pages 724          # a night of pages against trafilatura.extract alone
 
 The night is ``bench.pipeline``'s synthetic one (BBC-like paragraphs, 8 % planted
 duplicates, some mojibake), written as 8 JSONL files: the layout both read. Each round
@@ -12,6 +13,12 @@ MinHash deduplication (``python -m text_dedup.minhash``: xxh3, 5-word shingles, 
 permutations, threshold 0.8, its own banding), each in a fresh process on fresh output
 folders and a fresh cache; the wall-clock seconds of the whole command are compared,
 imports included. The figures are the medians of the rounds, and each round's ratio.
+
+With ``--pages N`` the night is N pages of real sites' markup (``bench.pipeline``'s
+``generate_pages``: the 181 pages of the shared corpora, each N/181 times with other
+paragraphs), half as ``.html.gz`` files and half in WARC crawls, and the peer is one
+process running ``trafilatura.extract`` with its defaults on every page
+(``python -m bench.trafilatura_alone``): what extraction alone costs.
 
 text-dedup needs pyspark, datasets and more, so it lives in a venv of its own:
 ``--install`` makes it in ``bench/results/peers-venv`` (or give ``--peer-python``, or
@@ -33,7 +40,7 @@ from pathlib import Path
 import orjson
 
 from bench.common import RESULTS, ROOT, machine, save
-from bench.pipeline import NIGHT, generate
+from bench.pipeline import NIGHT, generate, generate_pages
 
 PEER = "text-dedup==0.4.0"
 VENV = RESULTS / "peers-venv"
@@ -89,6 +96,42 @@ def run_peer(python: Path, work: Path, processes: int) -> dict:
     return {"seconds": round(seconds, 3), "kept": int(after[-1].rsplit(":", 1)[1]) if after else None}
 
 
+def run_extract_alone(work: Path) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bench.trafilatura_alone", str(work / "raw" / NIGHT)], cwd=ROOT,
+                          capture_output=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"trafilatura alone failed: {done.stderr.decode()[-2000:]}")
+    return {"seconds": round(seconds, 3), **{k: v for k, v in orjson.loads(done.stdout).items() if k != "seconds"}}
+
+
+def pages_main(args: argparse.Namespace) -> int:
+    work = RESULTS / f"peers-pages-{args.pages}"
+    night = generate_pages(work / "raw", args.pages)
+    print(f"night: {args.pages:,} pages, {night['megabytes']:.1f} MB of HTML", flush=True)
+    rounds = []
+    for number in range(args.repeat):
+        chain = run_chain(work, args.workers)
+        peer = run_extract_alone(work)
+        rounds.append({"chain": chain, "trafilatura_extract": peer, "ratio": round(peer["seconds"] / chain["seconds"], 2)})
+        print(f"  round {number + 1}: chain {chain['seconds']} s, trafilatura.extract alone {peer['seconds']} s: "
+              f"{rounds[-1]['ratio']}x", flush=True)
+    chain_s = statistics.median(r["chain"]["seconds"] for r in rounds)
+    peer_s = statistics.median(r["trafilatura_extract"]["seconds"] for r in rounds)
+    results = {"pages": args.pages, "megabytes": round(night["megabytes"], 2), "workers": args.workers,
+               "rounds": rounds, "chain_seconds": chain_s, "trafilatura_extract_seconds": peer_s,
+               "chain_pages_per_s": round(args.pages / chain_s, 1), "extract_pages_per_s": round(args.pages / peer_s, 1),
+               "speedup": round(peer_s / chain_s, 2)}
+    path = save(f"peers-pages-{args.pages}-w{args.workers}", results)
+    print(f"machine: {machine()}")
+    print(f"medians of {args.repeat}: chain {chain_s} s ({results['chain_pages_per_s']} pages/s), trafilatura.extract "
+          f"alone {peer_s} s ({results['extract_pages_per_s']} pages/s): the chain is {results['speedup']}x "
+          f"(rounds {', '.join(str(r['ratio']) for r in rounds)})")
+    print(f"results: {path}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=20_000)
@@ -96,7 +139,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (chain, then text-dedup)")
     parser.add_argument("--peer-python", help="a Python with text-dedup 0.4.0")
     parser.add_argument("--install", action="store_true", help=f"pip install {PEER} into {VENV} first")
+    parser.add_argument("--pages", type=int, metavar="N", help="a night of N pages against trafilatura.extract alone")
     args = parser.parse_args()
+    if args.pages:
+        return pages_main(args)
     python = peer_python(args.peer_python) or (install() if args.install else None)
     if python is None:
         print(f"text-dedup is not installed: run python -m bench.peers --install (makes {VENV}), "

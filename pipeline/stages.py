@@ -412,15 +412,23 @@ def rejection_order(record: dict) -> tuple:
 def gather_removed(listing: Iterable[Rejection], rejected: Sequence[Path], removed: Sequence[Path],
                    rejected_path: Path, removed_path: Path, top_path: Path) -> None:
     """The night's rejections (the listing's, then the shards', sorted), its removed lines
-    (the shards', in the night's order) and the most removed lines per rule."""
+    (the shards', in the night's order, copied a block at a time) and the most removed
+    lines per rule (counted from the file just written, a line at a time)."""
     records = [r.to_dict() for r in listing]
     for path in rejected:
         records.extend(read_jsonl(path))
     records.sort(key=rejection_order)
     write_jsonl(rejected_path, records)
-    parts = [path.read_bytes() for path in removed]  # read once: written, then counted
-    write_bytes(removed_path, parts)
-    write_json(top_path, top_removed(orjson.loads(line) for part in parts for line in part.splitlines() if line.strip()))
+    write_bytes(removed_path, _blocks(removed))
+    write_json(top_path, top_removed(read_jsonl(removed_path)))
+
+
+def _blocks(paths: Sequence[Path], size: int = 1 << 22) -> Iterator[bytes]:
+    """The files' bytes end to end, ``size`` at a time."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            while block := handle.read(size):
+                yield block
 
 
 @functools.cache

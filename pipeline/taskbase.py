@@ -20,7 +20,6 @@ import orjson
 
 from pipeline.io.arrays import digest_of
 from pipeline.io.jsonl import OutputError, read_json, write_json
-from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
 from pipeline.outputs import NAMES as OUTPUT_NAMES
 from pipeline.read.files import Shard, plan_night, raw_sum
@@ -215,20 +214,15 @@ class NightTask(luigi.Task):
 
     date = NightParameter()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        checks.settings_sound()  # the settings, rules and Redis, once per process
-
     @functools.cached_property
     def paths(self):
         return night_paths(self.date)
 
     def requires(self) -> dict[str, Any]:
-        """The raw night and ``dependencies()``: what Luigi asks of a task it is about to
-        schedule, so the night's settings are checked here (``checks.same_settings_as_started``)."""
+        """The raw night and ``dependencies()``. Nothing is checked here: the night's
+        pre-flight (``operate.preflight``) did it once, before Luigi asked."""
         if not is_raw_night(self.paths.raw):
             return {"raw": RawNight(self.date)}  # nothing else is scheduled for a missing night
-        checks.same_settings_as_started(self.paths.stages, self.paths.date)
         return {"raw": RawNight(self.date), **self.dependencies()}
 
     def dependencies(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from pipeline.dedup.night import NightSigns, decide, kept_for_history
 from pipeline.io.arrays import digest_of
 from pipeline.io.jsonl import read_json, read_jsonl, write_jsonl
 from pipeline.operate import checks, retention
+from pipeline.operate.preflight import preflight
 from pipeline.operate.retention import SITE_COUNTS
 from pipeline.outputs import NAMES, Gathered, write_outputs
 from pipeline.read.budget import PageBudget
@@ -123,9 +124,7 @@ class CountSiteLines(NightTask):
     nights (whose counts are read once those nights are committed: a dependency)."""
 
     def dependencies(self) -> dict[str, Any]:
-        earlier = earlier_commits(self, self.recent_nights())
-        checks.history_sound(self.paths.date, site_nights=[t.paths.date for t in earlier if t.complete()])
-        return {"shards": self.shard_tasks(ReadFile), "earlier": earlier}
+        return {"shards": self.shard_tasks(ReadFile), "earlier": earlier_commits(self, self.recent_nights())}
 
     def recent_nights(self) -> list[dt.date]:
         settings = load_rules(rules_path()).site_lines
@@ -207,9 +206,7 @@ class Deduplicate(NightTask):
     dependency) and complete and intact (checked when scheduled and again when run)."""
 
     def dependencies(self) -> dict[str, Any]:
-        earlier = earlier_commits(self, self.window_nights())
-        self.check_history()
-        return {"sign": self.shard_tasks(CleanFile), "earlier": earlier}
+        return {"sign": self.shard_tasks(CleanFile), "earlier": earlier_commits(self, self.window_nights())}
 
     def check_history(self) -> None:
         """Stop the run (exit 11) unless the history is sound for this night's window."""
@@ -327,17 +324,27 @@ class CleanCorpus(luigi.WrapperTask):
 
     date = LastNightParameter(description="the night, YYYY-MM-DD (default: yesterday)")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        checks.before_any_work()  # the night is about to be scheduled: the scheduler too
-        stages.prepare_before_forking(rules_path())
-
     @functools.cached_property
     def paths(self):
         return night_paths(self.date)
 
-    def requires(self) -> dict[str, luigi.Task]:
+    def parts(self) -> dict[str, luigi.Task]:
         return {"outputs": WriteOutputs(date=self.date), "history": CommitHistory(date=self.date)}
+
+    def requires(self) -> dict[str, luigi.Task]:
+        # The night's one pre-flight, when Luigi first asks what a night that is not done
+        # needs: for ``luigi --module pipeline.tasks CleanCorpus`` the only place it has.
+        # Done once a night in a process (``newsclean night`` runs it before the build).
+        preflight(self.date)
+        return self.parts()
+
+    def complete(self) -> bool:
+        """Both parts done. The first thing Luigi asks of a night: the process's checks
+        (settings, rules, servers: once a process) come first, so that a bad setting
+        stops the run with its exit code even for a night that is done. The night's own
+        pre-flight waits for ``requires()``: pruning asks this of other nights too."""
+        checks.before_any_work()
+        return all(task.complete() for task in self.parts().values())
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):

@@ -123,10 +123,17 @@ class HtmlSettings:
     favor_recall: bool = False
     include_tables: bool = True
     include_comments: bool = False
+    # trafilatura's fast mode first (without its fallback extractors); its full mode
+    # again when the fast one's text has fewer words than this (0: the full mode only).
+    fast_below_words: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if not isinstance(getattr(self, f.name), bool):
+            if f.name == "fast_below_words":
+                if not isinstance(self.fast_below_words, int) or isinstance(self.fast_below_words, bool) \
+                        or self.fast_below_words < 0:
+                    raise RulesError(f"fast_below_words = {self.fast_below_words!r}: must be a whole number, 0 or more")
+            elif not isinstance(getattr(self, f.name), bool):
                 raise RulesError(f"{f.name} = {getattr(self, f.name)!r}: must be true or false")
         if self.favor_precision and self.favor_recall:
             raise RulesError("favor_precision and favor_recall: at most one of them can be true")

@@ -34,6 +34,7 @@ from pipeline.io.jsonl import read_json
 from pipeline.operate import checks
 from pipeline.operate.exits import Exit, refuse
 from pipeline.operate.history import open_night_history
+from pipeline.operate.preflight import preflight
 from pipeline.read.files import list_night, raw_sum
 from pipeline.settings import (
     Settings,
@@ -97,6 +98,7 @@ def run_nights(dates: Sequence[dt.date]) -> Exit:
     checks.before_any_work()
     for date in dates:
         forget_failures(date.isoformat())
+        preflight(date)
     no_lock = luigi.interface.core().no_lock
     waited = 0.0
     while True:
