@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -92,8 +93,9 @@ def run_peer(python: Path, work: Path, processes: int) -> dict:
     seconds = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(f"text-dedup failed: {done.stderr.decode()[-2000:]}")
-    after = [line for line in done.stderr.decode().splitlines() if "After" in line]
-    return {"seconds": round(seconds, 3), "kept": int(after[-1].rsplit(":", 1)[1]) if after else None}
+    after = [line for line in (done.stdout + done.stderr).decode().splitlines() if "After" in line]
+    kept = re.search(r"After\s*:\s*(\d+)", after[-1]) if after else None
+    return {"seconds": round(seconds, 3), "kept": int(kept.group(1)) if kept else None}
 
 
 def run_extract_alone(work: Path) -> dict:
