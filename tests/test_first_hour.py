@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SAMPLES
 from tests.test_integrity import env
 
@@ -83,3 +85,31 @@ def test_a_misspelt_section_is_named_not_ignored(tmp_path):
     result = run(tmp_path, sys.executable, "-m", "pipeline", "night", "2026-11-27")
     assert result.returncode == 9
     assert result.stderr.splitlines()[-1] == "newsclean: error: unknown section [pipline] (did you mean [pipeline]?)"
+
+
+def test_the_tasks_do_no_work_when_luigi_asks_what_they_need(night):
+    """Luigi asks every task what it needs many times, in every process: that writes
+    nothing and opens no history (a damaged one goes unnoticed); the night's pre-flight,
+    run once, does the checks: run.json written, the damage found (exit 11)."""
+    from pipeline import tasks
+    from pipeline.operate.preflight import preflight
+
+    for source in sorted((SAMPLES / "2026-11-27").iterdir()):
+        night.copy(source)
+    (night.state_dir / "history").mkdir(parents=True)
+    (night.state_dir / "history" / "2026-11-20").mkdir()  # a night folder without a manifest
+    date = dt.date(2026, 11, 27)
+    with night.settings():
+        assert not tasks.CleanCorpus(date=date).complete()
+        for task in [tasks.Deduplicate(date=date), tasks.CountSiteLines(date=date), tasks.CommitHistory(date=date),
+                     tasks.WriteOutputs(date=date), tasks.GatherRemoved(date=date)]:
+            task.requires()
+            assert not task.complete()
+        for shard in tasks.Deduplicate(date=date).shard_tasks(tasks.ReadFile):
+            shard.requires()
+        assert not (night.out / "stages" / "run.json").exists()
+        assert sorted(p.name for p in (night.state_dir / "history").iterdir()) == ["2026-11-20"]
+        with pytest.raises(SystemExit) as stopped:
+            preflight(date)
+        assert stopped.value.code == 11
+        assert (night.out / "stages" / "run.json").is_file()

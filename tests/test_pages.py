@@ -530,3 +530,36 @@ def test_what_extraction_left_out_is_in_removed_jsonl(aeb):
     removed = Counter(r["rule"] for r in html.records("removed.jsonl"))
     assert removed["html_boilerplate"] == html.report()["lines_removed"]["html_boilerplate"] > 20000
 
+
+
+def test_the_fast_mode_falls_back_to_the_full_one_where_it_finds_too_little(corpora):
+    """A real page whose article trafilatura's fast mode misses (it gives a teaser of a few
+    dozen words): with the shipped fast_below_words the full mode runs again and the
+    article is the full mode's, word for word; a page the fast mode gets right keeps the
+    fast mode's answer."""
+    from pipeline.clean.rules import load_rules
+    from pipeline.shipped import RULES
+
+    folder = corpora / "boilerplate" / "html" / "scrapinghub_aeb"
+    shipped = load_rules(RULES).html
+    assert shipped.fast_below_words == 100
+
+    def text(name: str, settings: HtmlSettings) -> str:
+        html = gzip.decompress((folder / f"{name}.html.gz").read_bytes())
+        return extract(Page(file=f"{name}.html", index=0, date="2026-11-27", html=html), settings).article.text
+
+    missed = "0ec95c7261d122f304728e90c983450ef1ce1e0b423546835c397d50aaf0d0f2"
+    full, fast_only = HtmlSettings(fast_below_words=0), HtmlSettings(fast_below_words=1)
+    assert len(text(missed, fast_only).split()) < 30
+    assert text(missed, shipped) == text(missed, full)
+    assert len(text(missed, shipped).split()) > 500
+    found = "b6fb53e9fb043c98eb1e6530a1074c40922e29025f5454809f3938a7c174faa3"
+    assert text(found, shipped) == text(found, fast_only) and len(text(found, shipped).split()) >= 100
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, True, "100"])
+def test_fast_below_words_must_be_a_whole_number(value):
+    from pipeline.clean.rules import RulesError
+
+    with pytest.raises(RulesError, match="fast_below_words"):
+        HtmlSettings(fast_below_words=value)
