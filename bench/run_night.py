@@ -5,10 +5,13 @@
 The benchmarks start it in a fresh process per measurement, so that peak memory
 (the process's maximum resident set) belongs to that night alone.
 
-Peak memory is given two ways: the largest process's maximum resident set
-(``peak_rss_mb``, from the kernel), and the night's whole footprint, the resident
-memory of this process and every process it started added up (``peak_rss_sum_mb``,
-sampled every 50 ms from ``/proc``: Luigi's worker processes and the pools they fork).
+Peak memory is given three ways: the largest process's maximum resident set
+(``peak_rss_mb``, from the kernel), and the night's whole footprint, the memory of this
+process and every process it started added up, sampled every 50 ms from ``/proc``
+(Luigi's worker processes and the pools they fork): their resident sets added up
+(``peak_rss_sum_mb``, which counts the pages a forked worker shares with its parent once
+in each), and their proportional sets added up (``peak_pss_sum_mb``, each shared page
+divided among the processes sharing it: what the night takes from the machine).
 
 The timeline says how busy the workers were: the seconds before the first task
 started, and the seconds during which exactly k tasks were running (with several
@@ -67,6 +70,7 @@ def main() -> int:
     )
     sys.stdout.buffer.write(orjson.dumps({"ok": ok, "seconds": round(seconds, 3), "peak_rss_mb": round(peak_kb / 1024, 1),
                                           "peak_rss_sum_mb": round(sampler.peak / 2**20, 1),
+                                          "peak_pss_sum_mb": round(sampler.peak_pss / 2**20, 1),
                                           "timeline": timeline}))
     return 0 if ok else 1
 
@@ -77,20 +81,24 @@ class TreeMemory(threading.Thread):
 
     def __init__(self, root: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
-        self.root, self.interval, self.peak = root, interval, 0
+        self.root, self.interval, self.peak, self.peak_pss = root, interval, 0, 0
         self.page = os.sysconf("SC_PAGE_SIZE")
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
-            self.peak = max(self.peak, self.sample())
+            self._measure()
 
     def stop(self) -> None:
         self._done.set()
         self.join()
-        self.peak = max(self.peak, self.sample())
+        self._measure()
 
-    def sample(self) -> int:
+    def _measure(self) -> None:
+        resident, proportional = self.sample()
+        self.peak, self.peak_pss = max(self.peak, resident), max(self.peak_pss, proportional)
+
+    def sample(self) -> tuple[int, int]:
         parents: dict[int, int] = {}
         resident: dict[int, int] = {}
         for entry in Path("/proc").iterdir():
@@ -104,7 +112,7 @@ class TreeMemory(threading.Thread):
             fields = stat[stat.rindex(b")") + 2 :].split()
             parents[int(entry.name)] = int(fields[1])
             resident[int(entry.name)] = int(statm[1]) * self.page
-        tree, total = {self.root}, 0
+        tree, total, proportional = {self.root}, 0, 0
         for pid in sorted(parents):  # children have larger ids than their parents, mostly:
             chain, seen = pid, set()  # so walk each process's ancestry instead
             while chain in parents and chain not in tree and chain not in seen:
@@ -114,7 +122,14 @@ class TreeMemory(threading.Thread):
                 tree |= seen
         for pid in tree:
             total += resident.get(pid, 0)
-        return total
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_bytes().splitlines():
+                    if line.startswith(b"Pss:"):
+                        proportional += int(line.split()[1]) * 1024
+                        break
+            except OSError:
+                pass
+        return total, proportional
 
 
 def _record_events(path: str) -> None:

@@ -276,7 +276,8 @@ class CommitHistory(NightTask):
     def run(self) -> None:
         started = time.perf_counter()
         config, night, inputs = dedup_config(), self.paths.date, self.input()
-        signs = NightSigns([Path(t["docs"].path) for t in inputs["sign"]], night, config, config.keep == "latest")
+        signs = NightSigns([Path(t["docs"].path) for t in inputs["sign"]], night, config, config.keep == "latest",
+                           bands=False)
         kept, superseded = kept_for_history(signs, read_jsonl(inputs["dedup"]["decisions"].path), config.keep)
         recorded = read_json(inputs["dedup"]["stats"].path)
         info = CommitInfo(compared_with=recorded.get("compared_with"), gaps=recorded.get("gaps"),

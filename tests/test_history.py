@@ -39,7 +39,7 @@ def test_band_fingerprints_find_what_datasketchs_lsh_finds():
     docs = make_docs([{"key": f"k{i}", "id": f"k{i}", "text": t} for i, t in enumerate(texts)], "n", config)
     lsh = MinHashLSH(num_perm=config.num_perm, params=(config.bands, config.rows))
     prints = band_fingerprints(np.stack([d.signature for d in docs]), config)
-    ours = BandGroups(prints, np.array([len(d.shingles) for d in docs]))
+    ours = BandGroups(lambda band: prints[:, band], config.bands, np.array([len(d.shingles) for d in docs]))
     for doc in docs:
         lsh.insert(doc.key, LeanMinHash(seed=config.seed, hashvalues=doc.signature, scheme=config.scheme))
     theirs = {doc.key: set(lsh.query(LeanMinHash(seed=config.seed, hashvalues=doc.signature, scheme=config.scheme)))

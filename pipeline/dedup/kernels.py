@@ -153,3 +153,22 @@ def kept_sharing(member: int, groups: np.ndarray, group_starts: np.ndarray, grou
                 out[count] = other
                 count += 1
     return count
+
+
+@numba.njit(cache=True, nogil=True)
+def groups_by_member(group_starts: np.ndarray, group_members: np.ndarray, members: int) -> tuple:
+    """The groups of each member, ascending (compressed rows: starts, then the groups),
+    from the members of each group: a counting sort, without a copy of the pairs."""
+    starts = np.zeros(members + 1, dtype=np.int64)
+    for m in group_members:
+        starts[m + 1] += 1
+    for m in range(members):
+        starts[m + 1] += starts[m]
+    fill = starts[:-1].copy()
+    out = np.empty(len(group_members), dtype=np.int32)
+    for g in range(len(group_starts) - 1):
+        for k in range(group_starts[g], group_starts[g + 1]):
+            m = group_members[k]
+            out[fill[m]] = g
+            fill[m] += 1
+    return starts, out

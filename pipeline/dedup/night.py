@@ -38,8 +38,10 @@ class NightSigns:
     """The night's sign folders (``stages/4-sign/shard-NNNNN.docs``, in shard order) as
     compact arrays; an article's number is its rank, its place in the night's input order."""
 
-    def __init__(self, folders: Sequence[Path], night: str, config: DedupConfig, published: bool = False) -> None:
-        """``published``: also hold each article's ``published`` (the keep policy ``latest``)."""
+    def __init__(self, folders: Sequence[Path], night: str, config: DedupConfig, published: bool = False,
+                 bands: bool = True) -> None:
+        """``published``: also hold each article's ``published`` (the keep policy
+        ``latest``); ``bands``: the band fingerprints (what dedup needs, not a commit)."""
         self.folders, self.night, self.config = [Path(f) for f in folders], night, config
         words, exact, lengths, prints, dates, starts = [], [], [], [], [], [0]
         for folder in self.folders:
@@ -51,10 +53,10 @@ class NightSigns:
                     dates.append(np.array([(f[6] or "").encode("utf-8") for f in fields], dtype=bytes))
                 del fields
                 lengths.append(np.diff(np.load(folder / "shingles.offsets.npy")))
-                prints.append(_band_prints(folder, len(words[-1]), config))
+                prints.append(_band_prints(folder, len(words[-1]) if bands else 0, config))
             except (OSError, ValueError, IndexError, TypeError, AttributeError) as error:
                 raise ValueError(f"{folder}: not a readable docs folder ({error}); rerun the night") from error
-            if not len(lengths[-1]) == len(words[-1]) == len(prints[-1]):
+            if not len(lengths[-1]) == len(words[-1]) or (bands and len(prints[-1]) != len(words[-1])):
                 raise ValueError(f"{folder}: its files disagree on the number of articles; rerun the night")
             starts.append(starts[-1] + len(words[-1]))
         self.starts = np.array(starts, dtype=np.int64)
@@ -206,9 +208,11 @@ class NightResult:
     def decisions(self) -> Iterator[dict[str, Any]]:
         """One decision an article in input order, then the earlier nights' articles
         tonight's superseded (in the order the policy visited them)."""
-        night, numbers, dup_of = self.signs.night, self.numbers, self.decided.dup_of
+        night, dup_of = self.signs.night, self.decided.dup_of
+        numbers, member = self.numbers.tolist(), 0  # ascending: walked beside the articles
         for number, (key, doc_id, title) in enumerate(self.signs.lines()):
-            member = int(np.searchsorted(numbers, number))
+            while member < len(numbers) and numbers[member] < number:
+                member += 1
             if member < len(numbers) and numbers[member] == number and dup_of[member] >= 0:
                 yield {"key": key, "id": doc_id, "night": night, "status": "duplicate", **self._match(member),
                        "title": title}
@@ -255,9 +259,7 @@ def _pool(signs: NightSigns, numbers: np.ndarray, history: Sequence[Doc]) -> Poo
         file = files.get(shard) or files.setdefault(shard, ShingleFile(signs.folders[shard], cache))
         return file.read(int(numbers[member] - signs.starts[shard]))
 
-    published = None
-    if config.keep == "latest":
-        published = np.concatenate([signs.published[numbers], old.published]) if len(history) else signs.published[numbers]
+    published = np.concatenate([signs.published[numbers], old.published]) if config.keep == "latest" else None
     return Pool(
         night=np.concatenate([np.repeat(np.array([signs.night.encode()]), tonight), old.night]),
         rank=np.concatenate([numbers, old.rank]),
@@ -265,8 +267,9 @@ def _pool(signs: NightSigns, numbers: np.ndarray, history: Sequence[Doc]) -> Poo
         published=published,
         exact=np.concatenate([signs.exact[numbers], old.exact]),
         lengths=np.concatenate([signs.lengths[numbers], old.lengths]),
-        prints=np.concatenate([signs.prints[numbers], old.prints]),
         tonight=np.concatenate([np.ones(tonight, dtype=np.bool_), old.tonight]),
+        bands=config.bands,
+        band=lambda band: np.concatenate([signs.prints[numbers, band], old.band(band)]),
         shingles=shingles,
     )
 

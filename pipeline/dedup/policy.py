@@ -59,8 +59,9 @@ HistoryLookup = Callable[[Doc], Iterable[Doc]]
 class Pool:
     """The articles the keep policy decides on, as arrays (one entry a member): tonight's
     that share something and the earlier nights' candidates. ``shingles(member)`` reads a
-    member's shingles when it is compared; ``prints`` are the band fingerprints of the
-    members with shingles (``lengths`` > 0)."""
+    member's shingles when it is compared; ``band(b)`` gives band b's fingerprint of
+    every member (those of members without shingles, ``lengths`` 0, are never used), a
+    band at a time so that the pool never holds them all twice."""
 
     night: np.ndarray  # "YYYY-MM-DD", bytes
     rank: np.ndarray
@@ -68,8 +69,9 @@ class Pool:
     published: np.ndarray | None  # bytes, only for the policy "latest"
     exact: np.ndarray  # bytes
     lengths: np.ndarray  # shingle counts
-    prints: np.ndarray  # members x bands
     tonight: np.ndarray  # bool
+    bands: int
+    band: Callable[[int], np.ndarray]
     shingles: Callable[[int], np.ndarray]
 
     def visit_order(self, keep: str) -> np.ndarray:
@@ -86,7 +88,8 @@ class Pool:
         """The pool with its members in ``order`` (member i is old member order[i])."""
         return Pool(self.night[order], self.rank[order], self.n_words[order],
                     None if self.published is None else self.published[order], self.exact[order],
-                    self.lengths[order], self.prints[order], self.tonight[order],
+                    self.lengths[order], self.tonight[order], self.bands,
+                    lambda band, column=self.band: column(band)[order],
                     lambda member, shingles=self.shingles: shingles(int(order[member])))
 
 
@@ -95,25 +98,27 @@ class BandGroups:
     members in member order, and each member's groups (compressed rows). A band
     fingerprint stands for a bucket key of datasketch's ``MinHashLSH`` (with the band
     number in it): the members of a member's groups are those ``MinHashLSH.query``
-    would give for it."""
+    would give for it. Made a band at a time, members and groups as 32-bit numbers."""
 
-    def __init__(self, prints: np.ndarray, lengths: np.ndarray) -> None:
-        shingled = np.flatnonzero(lengths)
-        values = prints[shingled].ravel()
-        owners = np.repeat(shingled, prints.shape[1])
-        order = np.argsort(values, kind="stable")  # members stay in order within a value
-        values, owners = values[order], owners[order]
-        del order
-        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-        sizes = np.diff(np.r_[starts, len(values)])
-        shared = sizes > 1  # a fingerprint no other member has can bring no candidate
-        keep = np.repeat(shared, sizes)
-        self.group_members = owners[keep].astype(np.int64)
-        self.group_starts = np.r_[0, np.cumsum(sizes[shared])].astype(np.int64)
-        group_of = np.repeat(np.arange(int(shared.sum()), dtype=np.int64), sizes[shared])
-        by_member = np.argsort(self.group_members, kind="stable")
-        self.member_groups = group_of[by_member]
-        self.member_starts = np.searchsorted(self.group_members[by_member], np.arange(len(lengths) + 1))
+    def __init__(self, band: Callable[[int], np.ndarray], bands: int, lengths: np.ndarray) -> None:
+        shingled = np.flatnonzero(lengths).astype(np.int32)
+        members, sizes = [], []
+        for number in range(bands):
+            values = band(number)[shingled]
+            order = np.argsort(values, kind="stable")  # members stay in order within a value
+            values = values[order]
+            starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.empty(0, np.int64)
+            size = np.diff(np.r_[starts, len(values)])
+            shared = size > 1  # a fingerprint no other member has can bring no candidate
+            members.append(shingled[order][np.repeat(shared, size)])
+            sizes.append(size[shared])
+            del values, order
+        self.group_members = np.concatenate(members) if members else np.empty(0, np.int32)
+        del members
+        sizes = np.concatenate(sizes) if sizes else np.empty(0, np.int64)
+        self.group_starts = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        self.member_starts, self.member_groups = kernels.groups_by_member(
+            self.group_starts, self.group_members, len(lengths))
 
     def groups(self, member: int) -> np.ndarray:
         return self.member_groups[self.member_starts[member] : self.member_starts[member + 1]]
@@ -144,20 +149,24 @@ def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
     order = pool.visit_order(config.keep)
     visit = pool.take(order)
     size = len(order)
-    groups = BandGroups(visit.prints, visit.lengths)
+    groups = BandGroups(visit.band, visit.bands, visit.lengths)
     exact_order = np.argsort(visit.exact, kind="stable")  # an exact key's members in visit order
     exact_sorted = visit.exact[exact_order]
-    exact_starts = np.flatnonzero(np.r_[True, exact_sorted[1:] != exact_sorted[:-1]]) if size else np.empty(0, np.int64)
+    first = np.r_[True, exact_sorted[1:] != exact_sorted[:-1]] if size else np.empty(0, np.bool_)
     exact_group = np.empty(size, dtype=np.int64)
-    exact_group[exact_order] = np.cumsum(np.r_[True, exact_sorted[1:] != exact_sorted[:-1]]) - 1 if size else 0
-    exact_bounds = np.r_[exact_starts, size]
+    exact_group[exact_order] = np.cumsum(first) - 1
+    exact_bounds = np.r_[np.flatnonzero(first), size]
+    del exact_order, exact_sorted, first
+    # Of each exact key, the first member kept, and the first of tonight's kept: the one
+    # a member with that key matches (an earlier night's member matches tonight's only).
+    first_kept = np.full(len(exact_bounds) - 1, -1, dtype=np.int64)
+    first_kept_tonight = np.full(len(exact_bounds) - 1, -1, dtype=np.int64)
     kept = np.zeros(size, dtype=np.bool_)
     dup_of = np.full(size, -1, dtype=np.int64)
     similarity = np.zeros(size, dtype=np.float64)
     by_exact = np.zeros(size, dtype=np.bool_)
     seen = np.zeros(size, dtype=np.int64)
     found = np.empty(size, dtype=np.int64)
-    kept_of_exact: dict[int, list[int]] = {}
     tonight = visit.tonight
     for member in range(size):
         group = int(exact_group[member])
@@ -166,12 +175,10 @@ def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
             kept[member] = True  # shares nothing with anyone: kept, and no other can find it
             continue
         eligible_all = bool(tonight[member])
-        match = -1
-        for same in kept_of_exact.get(group, ()):
-            if eligible_all or tonight[same]:
-                match, similarity[member], by_exact[member] = same, 1.0, True
-                break
-        if match < 0 and len(member_groups):
+        match = int(first_kept[group] if eligible_all else first_kept_tonight[group])
+        if match >= 0:
+            similarity[member], by_exact[member] = 1.0, True
+        elif len(member_groups):
             count = kernels.kept_sharing(member, member_groups, groups.group_starts, groups.group_members,
                                          kept, seen, found)
             best, shingles = -1.0, None
@@ -188,7 +195,10 @@ def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
                 similarity[member] = round(best, 6)
         if match < 0:
             kept[member] = True
-            kept_of_exact.setdefault(group, []).append(member)
+            if first_kept[group] < 0:
+                first_kept[group] = member
+            if eligible_all and first_kept_tonight[group] < 0:
+                first_kept_tonight[group] = member
         else:
             dup_of[member] = match
     # Back to the pool's own order.
@@ -199,7 +209,7 @@ def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
 
 
 def docs_pool(docs: Sequence[Doc], config: DedupConfig) -> Pool:
-    """A pool of ``Doc`` objects (all tonight's unless ``tonight`` says otherwise)."""
+    """A pool of ``Doc`` objects (all tonight's: set ``tonight`` otherwise)."""
     shingled = [i for i, d in enumerate(docs) if len(d.shingles)]
     prints = np.zeros((len(docs), config.bands), dtype=np.int64)
     if shingled:
@@ -208,11 +218,12 @@ def docs_pool(docs: Sequence[Doc], config: DedupConfig) -> Pool:
         night=np.array([d.night.encode() for d in docs], dtype=bytes),
         rank=np.array([d.rank for d in docs], dtype=np.int64),
         n_words=np.array([d.n_words for d in docs], dtype=np.int64),
-        published=np.array([(d.published or "").encode("utf-8") for d in docs], dtype=bytes) if docs else None,
+        published=np.array([(d.published or "").encode("utf-8") for d in docs], dtype=bytes),
         exact=np.array([d.exact.encode("ascii") for d in docs], dtype=bytes),
         lengths=np.array([len(d.shingles) for d in docs], dtype=np.int64),
-        prints=prints,
         tonight=np.ones(len(docs), dtype=np.bool_),
+        bands=config.bands,
+        band=lambda band: prints[:, band],
         shingles=lambda member: shingle_array(docs[member].shingles),
     )
 
@@ -239,8 +250,6 @@ def deduplicate(
         return DedupResult()
     arrays = docs_pool(members, config)
     arrays.tonight[len(docs):] = False
-    if arrays.published is not None and config.keep != "latest":
-        arrays.published = None
     decided = decide_pool(arrays, config)
     result = DedupResult()
     order = arrays.visit_order(config.keep)

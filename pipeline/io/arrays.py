@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from array import array
 from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO, Iterable, NamedTuple, Sequence
@@ -126,7 +127,7 @@ class DocsWriter:
             if not in_place:
                 shutil.rmtree(self.work, ignore_errors=True)  # the files opened close with it
             raise OutputError(error.errno, f"cannot write {self.work}: {error.strerror}") from error
-        self.doc_offsets, self.shingle_offsets = [0], [0]
+        self.doc_offsets, self.shingle_offsets = array("q", [0]), array("q", [0])  # 8 bytes each
         self.sums: dict[str, FileSum] = {}
 
     def __enter__(self) -> "DocsWriter":

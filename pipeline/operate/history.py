@@ -87,7 +87,7 @@ class OutDirSources(RebuildSources):
         signs = sorted((stages / "4-sign").glob("*.docs"))
         if not decisions_path.is_file() or not signs:
             return None
-        kept, superseded = kept_for_history(NightSigns(signs, night, config, config.keep == "latest"),
+        kept, superseded = kept_for_history(NightSigns(signs, night, config, config.keep == "latest", bands=False),
                                             read_jsonl(decisions_path), config.keep)
         return kept, [tuple(entry) for entry in superseded], f"{stages} (stage files)"
 

@@ -30,7 +30,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -104,17 +104,20 @@ def write_night(folder: Path, night: str, kept: Iterable[Doc], superseded: Seque
                 signatures = np.stack([chunk[i].signature for i in shingled]).astype(np.uint32)
                 prints.append(band_fingerprints(signatures, config).ravel())
                 owners.append(np.repeat((count + shingled).astype(np.int32), config.bands))
-            exact.extend(d.exact.encode("ascii") for d in chunk)
+            exact.append(np.array([d.exact.encode("ascii") for d in chunk]))
             count += len(chunk)
         sums = dict(writer.finish())
+    values = np.concatenate(prints) if prints else np.empty(0, np.int64)
+    prints.clear()
+    articles = np.concatenate(owners) if owners else np.empty(0, np.int32)
+    owners.clear()
+    exact_keys = np.concatenate(exact) if exact else np.empty(0, "S32")
+    exact.clear()
     with _Syncer(folder) as syncer:
-        band_prints, band_owners = sorted_bands(prints, owners)
-        del prints, owners
-        syncer.write("bands.npy", band_prints)
-        syncer.write("bands.docs.npy", band_owners)
-        del band_prints, band_owners
-        exact_keys, exact_owners = exact_index(exact)
-        del exact
+        syncer.write_columns(("bands.npy", "bands.docs.npy"), (np.int64, np.int32), len(values),
+                             sorted_band_parts(values, articles))
+        del values, articles
+        exact_keys, exact_owners = exact_index(exact_keys)
         syncer.write("exact.npy", exact_keys)
         syncer.write("exact.docs.npy", exact_owners)
         syncer.write("superseded.jsonl", b"".join(orjson.dumps(list(entry)) + b"\n" for entry in sorted(superseded)))
@@ -146,17 +149,34 @@ def band_index(signatures: np.ndarray, lengths: np.ndarray, config: DedupConfig)
 
 def sorted_bands(prints: Sequence[np.ndarray], owners: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Band fingerprints and the article of each, given chunk by chunk, article by
-    article, sorted by fingerprint then article (a stable sort of the fingerprints)."""
+    article, sorted by fingerprint then article."""
     values = np.concatenate(prints) if prints else np.empty(0, np.int64)
-    order = np.argsort(values, kind="stable")
-    values = values[order]
-    articles = (np.concatenate(owners) if owners else np.empty(0, np.int32))[order]
-    return values.astype(np.int64, copy=False), articles.astype(np.int32, copy=False)
+    articles = np.concatenate(owners) if owners else np.empty(0, np.int32)
+    parts = list(sorted_band_parts(values, articles))
+    return (np.concatenate([v for v, _ in parts]) if parts else values.astype(np.int64),
+            np.concatenate([o for _, o in parts]) if parts else articles.astype(np.int32))
 
 
-def exact_index(keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+def sorted_band_parts(values: np.ndarray, articles: np.ndarray, bits: int = 4) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``values`` (band fingerprints, listed article by article) and their ``articles``
+    sorted by fingerprint, then article, in parts: the fingerprints' top ``bits`` bits
+    split them into ranges, each sorted alone (a stable sort keeps the articles in
+    order), so that the night's index is never copied whole."""
+    top = np.empty(len(values), dtype=np.int8)
+    for start in range(0, len(values), 1 << 20):
+        top[start : start + (1 << 20)] = values[start : start + (1 << 20)] >> (64 - bits)
+    for bucket in range(-(1 << (bits - 1)), 1 << (bits - 1)):  # signed: the negative first
+        where = np.flatnonzero(top == bucket)
+        if not len(where):
+            continue
+        part = values[where]
+        order = np.argsort(part, kind="stable")
+        yield part[order].astype(np.int64, copy=False), articles[where][order].astype(np.int32, copy=False)
+
+
+def exact_index(keys: "np.ndarray | Sequence[bytes]") -> tuple[np.ndarray, np.ndarray]:
     """The night's exact-duplicate keys (ASCII), sorted, and the article each belongs to."""
-    exact = np.array(keys) if len(keys) else np.empty(0, "S32")
+    exact = np.asarray(keys) if len(keys) else np.empty(0, "S32")
     order = np.lexsort((np.arange(len(keys)), exact))
     return exact[order], order.astype(np.int32)
 
@@ -250,6 +270,36 @@ class _Syncer:
 
     def __enter__(self) -> "_Syncer":
         return self
+
+    def write_columns(self, names: Sequence[str], dtypes: Sequence[type], length: int,
+                      parts: Iterable[Sequence[np.ndarray]]) -> None:
+        """``.npy`` files of ``length`` values each, written a part at a time (a part: one
+        array per file, in step): the bytes ``np.save`` gives of the whole arrays."""
+        opened: list[tuple[Path, BinaryIO, _Hashing]] = []
+        path = self.folder / names[0]
+        try:
+            for name, dtype in zip(names, dtypes):
+                path = self.folder / name
+                handle = open(path, "wb")
+                opened.append((path, handle, _Hashing(handle)))
+                np.lib.format.write_array_header_1_0(opened[-1][2], {
+                    "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (length,)})
+            for part in parts:
+                for (path, _, hashing), array in zip(opened, part):
+                    hashing.write(np.ascontiguousarray(array))
+            for path, handle, _ in opened:
+                handle.flush()
+        except OSError as error:
+            for _, handle, _ in opened:
+                handle.close()
+            raise OutputError(error.errno, f"cannot write {path}: {error.strerror}") from error
+        except BaseException:
+            for _, handle, _ in opened:
+                handle.close()
+            raise
+        for path, handle, hashing in opened:
+            self.sums[path.name] = FileSum(hashing.size, hashing.digest.hexdigest())
+            self.pending.append((path, self.pool.submit(_sync_and_close, handle)))
 
     def write(self, name: str, content: "bytes | np.ndarray") -> None:
         path = self.folder / name
