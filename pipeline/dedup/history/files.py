@@ -30,7 +30,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence, Sized
 
 import numpy as np
 import orjson
@@ -94,23 +94,29 @@ def write_night(folder: Path, night: str, kept: Iterable[Doc], superseded: Seque
         folder.mkdir()
     except OSError as error:
         raise OutputError(error.errno, f"cannot write {folder}: {error.strerror}") from error
-    prints, owners, exact = [], [], []
-    count = 0
+    # The band fingerprints go straight into arrays of the most there can be (a
+    # fingerprint per band of every article), cut to those written at the end.
+    most = len(kept) * config.bands if isinstance(kept, Sized) else 0
+    values, articles = np.empty(most, dtype=np.int64), np.empty(most, dtype=np.int32)
+    exact = []
+    count = filled = 0
     with DocsWriter(folder, config.num_perm, in_place=True) as writer:
         for chunk in _chunks(kept, WRITE_CHUNK):
             writer.add(chunk)
             shingled = np.array([i for i, d in enumerate(chunk) if len(d.shingles)], dtype=np.int64)
             if len(shingled):
                 signatures = np.stack([chunk[i].signature for i in shingled]).astype(np.uint32)
-                prints.append(band_fingerprints(signatures, config).ravel())
-                owners.append(np.repeat((count + shingled).astype(np.int32), config.bands))
+                prints = band_fingerprints(signatures, config).ravel()
+                if filled + len(prints) > len(values):  # more than said: grow
+                    values = np.concatenate([values[:filled], np.empty(filled + len(prints), np.int64)])
+                    articles = np.concatenate([articles[:filled], np.empty(filled + len(prints), np.int32)])
+                values[filled : filled + len(prints)] = prints
+                articles[filled : filled + len(prints)] = np.repeat((count + shingled).astype(np.int32), config.bands)
+                filled += len(prints)
             exact.append(np.array([d.exact.encode("ascii") for d in chunk]))
             count += len(chunk)
         sums = dict(writer.finish())
-    values = np.concatenate(prints) if prints else np.empty(0, np.int64)
-    prints.clear()
-    articles = np.concatenate(owners) if owners else np.empty(0, np.int32)
-    owners.clear()
+    values, articles = values[:filled], articles[:filled]
     exact_keys = np.concatenate(exact) if exact else np.empty(0, "S32")
     exact.clear()
     with _Syncer(folder) as syncer:
