@@ -93,8 +93,8 @@ def run_peer(python: Path, work: Path, processes: int) -> dict:
     seconds = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(f"text-dedup failed: {done.stderr.decode()[-2000:]}")
-    after = [line for line in (done.stdout + done.stderr).decode().splitlines() if "After" in line]
-    kept = re.search(r"After\s*:\s*(\d+)", after[-1]) if after else None
+    # Its log (rich) puts the count on the line after the label: "After : minhash.py:309", "19016".
+    kept = re.search(r"After\s*:\s*(?:[\w.]+:\d+\s*)?(\d+)", (done.stdout + done.stderr).decode())
     return {"seconds": round(seconds, 3), "kept": int(kept.group(1)) if kept else None}
 
 
