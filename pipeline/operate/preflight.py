@@ -25,7 +25,7 @@ import datetime as dt
 from pipeline import stages
 from pipeline.clean.rules import load_rules
 from pipeline.operate import checks
-from pipeline.settings import night_paths, raw_nights, rules_path
+from pipeline.settings import Settings, night_paths, raw_nights, rules_path
 from pipeline.taskbase import is_raw_night
 
 _done: set[tuple] = set()
@@ -35,7 +35,7 @@ def preflight(night: dt.date) -> None:
     """Check and prepare the night (see the module docstring); stops the run with the
     problem's exit code (``operate.exits``)."""
     checks.before_any_work()
-    key = (night, tuple(sorted(checks.run_settings().items())))
+    key = (night, tuple(sorted(Settings().to_str_params().items())), tuple(sorted(checks.run_settings().items())))
     if key in _done:
         return
     paths = night_paths(night)
