@@ -35,15 +35,27 @@ def preflight(night: dt.date) -> None:
     """Check and prepare the night (see the module docstring); stops the run with the
     problem's exit code (``operate.exits``)."""
     checks.before_any_work()
-    key = (night, tuple(sorted(Settings().to_str_params().items())), tuple(sorted(checks.run_settings().items())))
-    if key in _done:
-        return
     paths = night_paths(night)
+    # Done for this night, these settings and this very run record (a night whose
+    # folder was removed since, by a rerun or a test, is checked again).
+    key = (night, tuple(sorted(Settings().to_str_params().items())), tuple(sorted(checks.run_settings().items())))
+    if (key, _record(paths.stages)) in _done:
+        return
     if is_raw_night(paths.raw):  # a missing night: RawNight says so, and nothing else runs
         checks.same_settings_as_started(paths.stages, paths.date)
         history_checks(night)
     stages.prepare_before_forking(rules_path())
-    _done.add(key)
+    if _record(paths.stages) is not None:
+        _done.add((key, _record(paths.stages)))
+
+
+def _record(stages_folder) -> tuple[int, int] | None:
+    """Which ``stages/run.json`` the night has (inode, modification time), if any."""
+    try:
+        found = (stages_folder / checks.RUN_RECORD).stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def history_checks(night: dt.date) -> None:
