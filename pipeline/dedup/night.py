@@ -17,7 +17,7 @@ in order.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -274,7 +274,7 @@ def _pool(signs: NightSigns, numbers: np.ndarray, history: Sequence[Doc]) -> Poo
     )
 
 
-def decide(signs: NightSigns, earlier_of: "EarlierLookup") -> NightResult:
+def decide(signs: NightSigns, earlier_of: Callable[[NightSigns], dict[int, list[Doc]]]) -> NightResult:
     """The night's decisions: the earlier nights' candidates of each article looked up
     (``earlier_of(signs)``: by article number), then the keep policy on the articles
     that share something."""
@@ -320,5 +320,3 @@ def kept_for_history(signs: NightSigns, decisions: Iterable[dict[str, Any]],
         raise ValueError(f"{number} decisions for {len(signs)} articles; rerun the night")
     return KeptDocs(signs, signs.in_priority(kept, keep)), superseded
 
-
-EarlierLookup = Any  # Callable[[NightSigns], dict[int, list[Doc]]]
