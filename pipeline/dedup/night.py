@@ -26,7 +26,7 @@ from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import Doc
 from pipeline.dedup.fingerprint import band_fingerprints
 from pipeline.dedup.history import Superseded
-from pipeline.dedup.policy import Pool, decide_pool, docs_pool
+from pipeline.dedup.policy import Pool, decide_pool, docs_pool, visit_order
 from pipeline.io.arrays import ShingleCache, ShingleFile, StoredShingles
 from pipeline.records import StageStats
 
@@ -135,16 +135,11 @@ class NightSigns:
                     yield key, doc_id, title
 
     def in_priority(self, kept: np.ndarray, keep: str) -> np.ndarray:
-        """The ``kept`` articles (a mask) in the keep policy's order (``policy.priority``;
-        tonight's articles all share a night)."""
+        """The ``kept`` articles (a mask) in the keep policy's order (``policy.visit_order``)."""
         numbers = np.flatnonzero(kept)
-        if keep == "first":
-            return numbers
-        if keep == "longest":
-            return numbers[np.lexsort((numbers, -self.words[numbers].astype(np.int64)))]
-        if keep == "latest":  # UTF-8 bytes sort as their text does
-            return numbers[np.lexsort((numbers, self.published[numbers]))][::-1]
-        raise ValueError(f"unknown keep policy {keep!r}")
+        nights = np.repeat(np.array([self.night.encode()]), len(numbers))
+        published = None if self.published is None else self.published[numbers]
+        return numbers[visit_order(keep, nights, numbers, self.words[numbers], published)]
 
 
 def _band_prints(folder: Path, count: int, config: DedupConfig) -> np.ndarray:

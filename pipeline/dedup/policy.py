@@ -55,6 +55,19 @@ class _Reversed:
 HistoryLookup = Callable[[Doc], Iterable[Doc]]
 
 
+def visit_order(keep: str, night: np.ndarray, rank: np.ndarray, n_words: np.ndarray,
+                published: np.ndarray | None) -> np.ndarray:
+    """``priority`` as array sorts: the positions of articles given as arrays (nights
+    and ``published`` as bytes, UTF-8 sorting as its text does), in the policy's order."""
+    if keep == "first":
+        return np.lexsort((rank, night))
+    if keep == "longest":
+        return np.lexsort((rank, night, -n_words.astype(np.int64)))
+    if keep == "latest":
+        return np.lexsort((rank, published, night))[::-1]
+    raise ValueError(f"unknown keep policy {keep!r}")
+
+
 @dataclass
 class Pool:
     """The articles the keep policy decides on, as arrays (one entry a member): tonight's
@@ -75,14 +88,8 @@ class Pool:
     shingles: Callable[[int], np.ndarray]
 
     def visit_order(self, keep: str) -> np.ndarray:
-        """The members in the policy's order (``priority``), as array sorts."""
-        if keep == "first":
-            return np.lexsort((self.rank, self.night))
-        if keep == "longest":
-            return np.lexsort((self.rank, self.night, -self.n_words.astype(np.int64)))
-        if keep == "latest":  # UTF-8 bytes sort as their text does
-            return np.lexsort((self.rank, self.published, self.night))[::-1]
-        raise ValueError(f"unknown keep policy {keep!r}")
+        """The members in the policy's order (``priority``)."""
+        return visit_order(keep, self.night, self.rank, self.n_words, self.published)
 
     def take(self, order: np.ndarray) -> "Pool":
         """The pool with its members in ``order`` (member i is old member order[i])."""
