@@ -239,13 +239,14 @@ def test_vector_xxh3_equals_the_library_for_every_length():
     assert xxh3_64_words(buffer, starts, lengths).tolist() == [xxhash.xxh3_64_intdigest(w) for w in words]
 
 
-def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
-    """A docs folder (the sign stage's, a history night's) read back by mapping its
-    arrays: the same docs, arrays writable and of plain ndarray type (so the compiled
+def test_docs_saved_and_read_back(tmp_path):
+    """A docs folder (the sign stage's, a history night's) read back as the night's dedup
+    reads it: the same docs, arrays writable and of plain ndarray type (so the compiled
     loops do not compile again), an empty shard included; the appended .npy files are
     what numpy writes, header aside."""
     from pipeline.dedup.fingerprint import jaccard, make_docs
-    from pipeline.io.arrays import DocsWriter, load_docs, save_docs
+    from pipeline.dedup.night import NightSigns
+    from pipeline.io.arrays import DocsWriter, save_docs
 
     config = DedupConfig()
     texts = ["The ferry to Varn leaves at nine every morning except on Sundays.",
@@ -255,7 +256,7 @@ def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
     docs = make_docs(records, "2026-11-27", config)
     save_docs(tmp_path / "a.docs", docs, config.num_perm)
     save_docs(tmp_path / "empty.docs", [], config.num_perm)
-    loaded = load_docs(tmp_path / "a.docs", "2026-11-27")
+    loaded = NightSigns([tmp_path / "a.docs"], "2026-11-27", config).docs(range(len(docs)), stored=False)
     assert [(d.key, d.id, d.night, d.rank, d.n_words, d.exact, d.title, d.published) for d in loaded] == [
         (d.key, d.id, d.night, d.rank, d.n_words, d.exact, d.title, d.published) for d in docs]
     for mine, theirs in zip(loaded, docs):
@@ -263,7 +264,8 @@ def test_docs_saved_and_loaded_back_mapped_into_memory(tmp_path):
         assert np.array_equal(mine.shingles, theirs.shingles) and mine.shingles.dtype == theirs.shingles.dtype
         assert np.array_equal(mine.signature, theirs.signature)
     assert jaccard(loaded[0].shingles, loaded[1].shingles) == jaccard(docs[0].shingles, docs[1].shingles) > 0.5
-    assert load_docs(tmp_path / "empty.docs", "2026-11-27") == []
+    empty = NightSigns([tmp_path / "empty.docs"], "2026-11-27", config)
+    assert len(empty) == 0 and empty.docs([]) == []
     signatures = np.load(tmp_path / "a.docs" / "signatures.npy")
     assert np.array_equal(signatures, np.stack([d.signature for d in docs])) and signatures.dtype == np.uint32
     # Written chunk by chunk, the same files.

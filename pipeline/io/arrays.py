@@ -7,8 +7,9 @@ sign stage (``stages/4-sign/shard-NNNNN.docs/``) and a night of the history.
     shingles.offsets.npy  where each article's shingles start and end
     signatures.npy        MinHash signatures (articles x num_perm, uint32)
 
-Shingle sets and signatures are numbers, kept apart from the JSONL stages: loading
-them as numpy arrays (mapped, read only where used) is what makes dedup fast. The
+Shingle sets and signatures are numbers, kept apart from the JSONL stages: read as
+numpy arrays, a shard or an article at a time (``dedup.night.NightSigns``,
+``ShingleFile``), they are what makes dedup fast. The
 files are written as the articles come (``DocsWriter``), so a shard of any size is
 fingerprinted with the memory of one chunk, and checksummed on the way.
 """
@@ -195,28 +196,6 @@ def save_docs(folder: Path | str, docs: Sequence[Doc], num_perm: int) -> None:
         writer.finish()
 
 
-def load_docs(folder: Path | str, night: str) -> list[Doc]:
-    """Every doc of a folder, their shingles and signatures mapped from the files (read
-    only where used: dedup reads the shingles of the few articles it compares). The
-    mapping is private (copy on write), so the arrays are writable like loaded ones
-    (numba's compiled loops take them as the same type)."""
-    folder = Path(folder)
-    try:
-        offsets = np.load(folder / "shingles.offsets.npy")
-        shingles = mapped(folder / "shingles.npy")
-        signatures = mapped(folder / "signatures.npy")
-        lines = (folder / "docs.jsonl").read_bytes().splitlines()
-        docs = []
-        for i, line in enumerate(lines):
-            key, doc_id, rank, n_words, exact, title, published = orjson.loads(line)
-            docs.append(Doc(key=key, id=doc_id, night=night, rank=rank, n_words=n_words, exact=exact,
-                            shingles=shingles[offsets[i] : offsets[i + 1]], signature=signatures[i],
-                            title=title, published=published))
-    except (OSError, ValueError, IndexError) as error:
-        raise ValueError(f"{folder}: not a readable docs folder ({error}); rerun the night") from error
-    return docs
-
-
 class ShingleCache:
     """The shingles last used, by (file, article), up to ``budget`` bytes (least recently
     used first out): shared by the files a dedup step reads, so that what it holds does
@@ -292,16 +271,3 @@ class StoredShingles:
 def shingle_array(shingles: "np.ndarray | StoredShingles") -> np.ndarray:
     """An article's shingles, read if they are stored."""
     return shingles if isinstance(shingles, np.ndarray) else shingles.array()
-
-
-def mapped(path: Path) -> np.ndarray:
-    """A ``.npy`` file mapped privately (copy on write) as a plain ndarray; an empty one
-    loaded (there is nothing to map)."""
-    try:
-        return np.load(path, mmap_mode="c").view(np.ndarray)
-    except ValueError:
-        array = np.load(path, allow_pickle=False)
-        if array.size:
-            raise
-        return array
-
