@@ -232,28 +232,43 @@ class WholeBlocks:
     def __init__(self, text: str) -> None:
         self.words = text.split(" ") if text else []
         self.places: dict[str, list[int]] = {}
+        places = self.places
         for i, word in enumerate(self.words):
-            self.places.setdefault(word, []).append(i)
+            at = places.get(word)
+            if at is None:
+                places[word] = [i]
+            else:
+                at.append(i)
 
     def found(self, blocks: Sequence[str]) -> list[bool] | None:
         known: dict[str, bool] = {}
         work = 0
         out = []
+        words, places, nowhere = self.words, self.places, ()
         for block in blocks:
-            if block not in known:
+            seen = known.get(block)
+            if seen is None:
                 parts = block.split(" ") if block else []
                 if not parts:
-                    known[block] = not self.words
-                else:
-                    rarest = min(range(len(parts)), key=lambda k: len(self.places.get(parts[k], ())))
-                    starts = self.places.get(parts[rarest], ())
-                    work += len(starts) * len(parts) + 1
+                    seen = not words
+                elif len(parts) == 1:  # a word: found if the text has it
+                    at = places.get(parts[0], nowhere)
+                    work += len(at) + 1
                     if work > self.WORK:
                         return None
+                    seen = len(at) > 0
+                else:
+                    counts = [len(places.get(part, nowhere)) for part in parts]
+                    fewest = min(counts)
+                    work += fewest * len(parts) + 1
+                    if work > self.WORK:
+                        return None
+                    rarest = counts.index(fewest)  # the first of the rarest words
                     size = len(parts)
-                    known[block] = any(self.words[start - rarest : start - rarest + size] == parts
-                                       for start in starts if start >= rarest)
-            out.append(known[block])
+                    seen = fewest > 0 and any(words[start - rarest : start - rarest + size] == parts
+                                              for start in places[parts[rarest]] if start >= rarest)
+                known[block] = seen
+            out.append(seen)
         return out
 
 
@@ -268,36 +283,85 @@ _PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True, collect_i
 
 
 def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
-    """trafilatura's extraction of a page: its fast mode first when the settings say so
-    (``fast_below_words``), its full mode (with its fallback extractors) when the fast
-    one found less text than that."""
+    """trafilatura's extraction of a page, with the metadata the article uses: its fast
+    mode first when the settings say so (``fast_below_words``), its full mode (with its
+    fallback extractors) when the fast one found less text than that.
+
+    The page is parsed once, by trafilatura's own loader, and its metadata read once
+    (:func:`_metadata`); each mode then extracts from a copy of that tree (which
+    ``bare_extraction`` makes of a tree it is given), as it would from the markup."""
     import trafilatura  # imported in the process that extracts: 0.3 s, needed only for pages
+    from trafilatura.utils import load_html
 
     _quiet_trafilatura()
+    tree = load_html(html)
+    if tree is None:
+        return None
     options = dict(
         url=page.url,
-        with_metadata=True,
         favor_precision=settings.favor_precision,
         favor_recall=settings.favor_recall,
         include_tables=settings.include_tables,
         include_comments=settings.include_comments,
         include_images=False,
-        include_links=False,
+        include_links=False,  # the URL then plays no part in the extraction
         include_formatting=False,
         deduplicate=False,  # a process-wide cache: results would depend on the pages before
-        # Dates are looked for up to the night (plus a day for time zones): not up to
-        # today, so a page's date does not depend on when the night is run. Only in the
-        # page's metadata, markup and URL: the extensive search takes a footer's
-        # "Copyright 2026" for a date of publication (2026-01-01).
-        date_extraction_params={"max_date": _night_end(page.date), "original_date": True,
-                                "extensive_search": False, "outputformat": "%Y-%m-%d"},
     )
+    document = None
     if settings.fast_below_words:
-        document = trafilatura.bare_extraction(html, fast=True, **options)
-        if document is not None and len((document.text or "").split()) >= settings.fast_below_words:
-            return document.as_dict()
-    document = trafilatura.bare_extraction(html, **options)
-    return document.as_dict() if document is not None else None
+        document = trafilatura.bare_extraction(tree, fast=True, **options)
+        if document is None or len((document.text or "").split()) < settings.fast_below_words:
+            document = None
+    if document is None:
+        document = trafilatura.bare_extraction(tree, **options)
+    if document is None:
+        return None
+    return {"text": document.text, **_metadata(tree, page)}
+
+
+# The metadata an article takes from its page (``Article.title``, ``url``, ``published``
+# and ``meta``).
+METADATA = ("title", "author", "url", "sitename", "description", "date")
+
+
+def _metadata(tree: Any, page: Page) -> dict[str, str | None]:
+    """The page's :data:`METADATA`, as ``trafilatura.metadata.extract_metadata`` finds
+    them, step for step, without the fields no article uses (categories, tags, licence,
+    host name), which cost a tenth of extracting a page. Dates are looked for up to the
+    night (plus a day for time zones): not up to today, so a page's date does not depend
+    on when the night is run. Only in the page's metadata, markup and URL: the extensive
+    search takes a footer's "Copyright 2026" for a date of publication (2026-01-01)."""
+    from htmldate import find_date
+    from trafilatura import metadata as tm
+
+    found = tm.examine_meta(tree)
+    if found.author and " " not in found.author:
+        found.author = None
+    try:
+        found = tm.extract_meta_json(tree, found)
+    except Exception:  # as trafilatura: bugs in its JSON-LD reading
+        pass
+    if not found.title:
+        found.title = tm.extract_title(tree)
+    if not found.author:
+        found.author = tm.extract_author(tree)
+    if not found.url:
+        found.url = tm.extract_url(tree, page.url)
+    found.date = find_date(tree, url=found.url, max_date=_night_end(page.date), original_date=True,
+                           extensive_search=False, outputformat="%Y-%m-%d")
+    if not found.sitename:
+        found.sitename = tm.extract_sitename(tree)
+    if found.sitename:
+        found.sitename = found.sitename.lstrip("@")
+        if found.sitename and "." not in found.sitename and not found.sitename[0].isupper():
+            found.sitename = found.sitename.title()
+    elif found.url:
+        match = tm.META_URL.match(found.url)
+        if match:
+            found.sitename = match[1]
+    found.clean_and_trim()
+    return {name: getattr(found, name) for name in METADATA}
 
 
 def _record_text_article(page: Page, why: str) -> Article:
