@@ -1,31 +1,35 @@
 """What each task of the night does, as plain functions: no Luigi here.
 
-A task (``tasks``) names its input and output files and calls one function below; the
-function reads, works chunk by chunk (through ``io.parallel.run_stream``, with one or
-several processes), writes the stage's files and returns its :class:`StageStats`, the
-one way a stage reports what it counted and how long it took (the report's source).
+A task (``tasks``) names its input and output files and calls one function below. A
+shard's articles go through two passes, each a row of named steps over chunks of
+records (in one process or a pool), every step a plain function with its own tally
+(:class:`Tally`: counts and seconds), and each pass writes its stages' files once:
 
-    read_and_repair      raw files -> articles (stages/1-read), repaired (2-repair),
-                         each page's line keys for the site-line counts
+    read_and_repair      the read pass: raw files -> articles (stages/1-read), repaired
+                         (2-repair), each page's line keys for the site-line counts
+                         (steps: read, extract_step, repair_step, site_keys_step)
     count_site_lines     those keys, tonight's and recent nights' -> lines a site repeats
-    clean_and_sign       repaired articles -> clean articles (3-clean), removed lines,
-                         and their fingerprints (4-sign)
+    clean_and_sign       the clean pass: repaired articles -> clean articles (3-clean),
+                         removed lines, and their fingerprints (4-sign)
+                         (steps: clean_step, sign_step)
     gather_removed       the shards' removed lines and rejections -> the night's (3-removed)
 
-The night's dedup step is ``dedup.night``; its outputs, ``outputs``.
+Two passes, not one: cleaning needs the lines the night's sites repeat, which are
+known only once every shard is read (``count_site_lines``, between the passes). The
+stages' ``stats.json`` are made from the steps' tallies. The night's dedup step is
+``dedup.night``; its outputs, ``outputs``.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import gc
 import time
 from collections import Counter
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -51,7 +55,7 @@ from pipeline.io.jsonl import (
     write_json,
     write_jsonl,
 )
-from pipeline.io.parallel import MAX_CHUNK, batches, run_stream, tune_malloc
+from pipeline.io.parallel import MAX_CHUNK, batches, run_carried, run_stream, tune_malloc
 from pipeline.read.budget import PageBudget
 from pipeline.read.files import RawSum, Shard
 from pipeline.read.html import RULE, Page, extract
@@ -66,9 +70,6 @@ Advance = Callable[[int], None]
 
 def _ignore(count: int) -> None:
     pass
-
-
-# --- read, then repair: per shard ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -92,71 +93,132 @@ class PageSettings:
     budget: PageBudget = PageBudget()
 
 
-@dataclass(frozen=True)
-class RepairedChunk:
-    """A chunk of articles read and repaired: the pages' articles as read (when the chunk
-    had pages), their rejections and the blocks extraction left out, the repaired records
-    and each page's site and line keys as JSONL, the counts, and the seconds each step
-    took (in whichever process did it)."""
+@dataclass
+class Tally:
+    """What one step counted over a chunk, or a shard: its ``counts``, its counts by kind
+    (the fixes made, the rules that removed lines), and the seconds it took, in whichever
+    process ran it. A shard's tally is its chunks' added up."""
 
-    read_lines: bytes | None
+    counts: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def add(self, other: "Tally") -> None:
+        self.counts.update(other.counts)
+        self.kinds.update(other.kinds)
+        self.seconds += other.seconds
+
+
+# --- the read pass: raw files -> articles, repaired, and their line keys -----------------------------
+#
+# The shard's files are read in this process (``iter_file``: articles from text and JSONL
+# dumps as they are split, pages as they are found) and grouped in chunks; each chunk
+# then goes through the pass's steps, in a process of the pool when there are several:
+#
+#     extract_step    pages -> articles, or rejections, and the blocks left out
+#     repair_step     articles -> articles repaired (ftfy)
+#     site_keys_step  repaired articles -> each page's site, story and line keys
+#
+# and the shard writes each chunk's results once, in the chunks' order.
+
+
+@dataclass(frozen=True)
+class ExtractedChunk:
+    """The extract step's results for a chunk: its articles (the pages' made, the others'
+    as read), the pages' rejections, the blocks extraction left out."""
+
+    records: list[dict]
+    rejections: list[dict]
+    removed: list[dict]
+    tally: Tally
+
+
+def extract_step(items: list[dict | Page], settings: PageSettings = PageSettings()) -> ExtractedChunk:
+    """Make a chunk's pages articles (``html.extract``); articles already made pass as they are."""
+    tally = Tally(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
+    records, rejections, removed = [], [], []
+    with _timed(tally):
+        for item in items:
+            if isinstance(item, Page):
+                extracted = extract(item, settings.extract, settings.max_page_bytes, settings.budget)
+                tally.counts["pages"] += 1
+                if extracted.rejection is not None:
+                    rejections.append(extracted.rejection.to_dict())
+                    tally.counts["rejected"] += 1
+                else:
+                    records.append(extracted.article.to_dict())
+                    removed.extend(extracted.removed)
+                    tally.counts.update(articles=1, blocks_removed=len(extracted.removed))
+            else:
+                records.append(item)
+    return ExtractedChunk(records, rejections, removed, tally)
+
+
+def repair_step(records: list[dict]) -> tuple[list[dict], Tally]:
+    """Repair a chunk's articles' encoding (``repair.repair_records``), counting the
+    articles, those repaired and each kind of fix."""
+    tally = Tally()
+    with _timed(tally):
+        repaired = repair.repair_records(records)
+        fixes = [r["fixes"]["encoding"] for r in repaired]
+        tally.counts.update(articles=len(repaired), repaired=sum(f["repaired"] for f in fixes))
+        tally.kinds.update(kind for f in fixes for kind in f["fixes"])
+    return repaired, tally
+
+
+def site_keys_step(repaired: list[dict], tally: Tally) -> list[list]:
+    """Each page's site, story key and line keys (``sitelines.page_keys``), for the night's
+    site-line counts; timed in ``tally`` (the repair stage's, whose file they go to)."""
+    with _timed(tally):
+        pages = []
+        hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
+        for record, hashes in zip(repaired, hashes_of_texts):
+            page = sitelines.page_keys(record["text"].split("\n"), hashes)
+            if page is not None:
+                pages.append([site_of(record.get("url"), record["source"]["file"]), *page])
+    return pages
+
+
+@dataclass(frozen=True)
+class ReadPassResult:
+    """A chunk through the read pass, as its files take it: the pages' articles as made
+    (None for a chunk without pages: the reader has them), rejections, removed blocks,
+    repaired articles and page keys as JSONL, and each step's tally."""
+
+    articles: bytes | None
     rejections: bytes
     removed: bytes
-    lines: bytes
-    pages: bytes
-    articles: int
-    repaired: int
-    fixes: Counter
-    extracted: int
-    extract_rejected: int
-    extract_seconds: float
-    seconds: float
-
-
-def repair_chunk(items: list[dict | Page], settings: PageSettings = PageSettings()) -> RepairedChunk:
-    """Make a chunk's pages articles (``html.extract``), repair the chunk's articles, and
-    fingerprint their lines for the site lines."""
-    started = time.perf_counter()
-    records, rejections, removed, pages = [], [], [], 0
-    for item in items:
-        if isinstance(item, Page):
-            pages += 1
-            extracted = extract(item, settings.extract, settings.max_page_bytes, settings.budget)
-            if extracted.rejection is not None:
-                rejections.append(extracted.rejection.to_dict())
-            else:
-                records.append(extracted.article.to_dict())
-                removed.extend(extracted.removed)
-        else:
-            records.append(item)
-    read_lines = dump_lines(records) if pages else None  # as read, before the repair changes them
-    extract_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    repaired = repair.repair_records(records)
-    site_pages = []
-    hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
-    for record, hashes in zip(repaired, hashes_of_texts):
-        page = sitelines.page_keys(record["text"].split("\n"), hashes)
-        if page is not None:
-            site_pages.append([site_of(record.get("url"), record["source"]["file"]), *page])
-    return RepairedChunk(
-        read_lines=read_lines, rejections=dump_lines(rejections), removed=dump_lines(removed),
-        lines=dump_lines(repaired), pages=dump_lines(site_pages), articles=len(repaired),
-        repaired=sum(r["fixes"]["encoding"]["repaired"] for r in repaired),
-        fixes=Counter(f for r in repaired for f in r["fixes"]["encoding"]["fixes"]),
-        extracted=pages - len(rejections), extract_rejected=len(rejections), extract_seconds=extract_seconds,
-        seconds=time.perf_counter() - started,
-    )
+    repaired: bytes
+    sitepages: bytes
+    extract: Tally
+    repair: Tally
 
 
 @dataclass(frozen=True)
-class _RepairWork:
-    """``repair_chunk`` with the stage's page settings, picklable for a pool of processes."""
+class ReadPass:
+    """The read pass's steps over one chunk, with the stage's page settings (picklable,
+    for a pool of processes)."""
 
-    settings: PageSettings
+    settings: PageSettings = PageSettings()
 
-    def __call__(self, items: list[dict | Page]) -> RepairedChunk:
-        return repair_chunk(items, self.settings)
+    def __call__(self, items: list[dict | Page]) -> ReadPassResult:
+        extracted = extract_step(items, self.settings)
+        has_pages = extracted.tally.counts["pages"] > 0
+        as_read = dump_lines(extracted.records) if has_pages else None  # before the repair changes them
+        repaired, tally = repair_step(extracted.records)
+        sitepages = site_keys_step(repaired, tally)
+        return ReadPassResult(as_read, dump_lines(extracted.rejections), dump_lines(extracted.removed),
+                              dump_lines(repaired), dump_lines(sitepages), extracted.tally, tally)
+
+
+@dataclass
+class _AsRead:
+    """What the reader knows of a chunk, kept beside it while it goes through the pass:
+    its articles as read (None when it has pages: the pass makes those) and the
+    rejections met while reading it."""
+
+    articles: bytes | None
+    rejected: bytes
 
 
 # Bytes of pages in a chunk at most (besides MAX_CHUNK items): pages are large, and the
@@ -167,93 +229,109 @@ CHUNK_PAGE_BYTES = 8 << 20
 def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: BoilerplateConfig, paths: ReadPaths,
                     processes: int = 1, advance: Advance = _ignore,
                     pages: PageSettings = PageSettings()) -> tuple[StageStats, StageStats]:
-    """Read a shard's raw files into articles, pages and rejections, make the pages
-    articles and repair the articles as they come (in chunks, with ``processes``), and
-    write both stages' files; ``advance(1)`` after each file. Returns the read stage's
-    (extraction included) and the repair stage's stats."""
-    read = StageStats(Counter(files=len(shard.files), articles=0, rejected=0, pages=0))
+    """Read a shard's raw files and take their chunks through the read pass (with
+    ``processes``), writing both stages' files once; ``advance(1)`` after each file.
+    Returns the read stage's (extraction included) and the repair stage's stats."""
+    reading = Tally(Counter(rejected=0))
     sums: list[RawSum] = []  # what each file held as it was read: what the stage is made from
-    extraction = StageStats(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
-    fixed = StageStats(Counter(articles=0, repaired=0))
-    fixes: Counter = Counter()
     warc = WarcCounts()
-    # What the reader wrote for each chunk, in chunk order: the chunk's articles as read
-    # (None when it has pages: the worker makes those articles) and the rejections met
-    # before it; written when the chunk's result comes, so that files keep the input order.
-    waiting: collections.deque[tuple[bytes | None, bytes]] = collections.deque()
+    extraction = Tally(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
+    repaired = Tally(Counter(articles=0, repaired=0))
+    left: list[bytes] = []  # rejections met after the last chunk
+
+    def chunks() -> Iterator[tuple[list[dict | Page], _AsRead]]:
+        """The shard's articles and pages as they are read, in chunks, each with what the
+        reader knows of it."""
+        items: list[dict | Page] = []
+        rejected: list[dict] = []
+        has_pages, page_bytes = False, 0
+        for rel in shard.files:
+            found = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0], pages.max_page_bytes, warc, sums)
+            while True:
+                with _timed(reading):
+                    item = next(found, None)
+                    if item is None:
+                        break
+                    if isinstance(item, Rejection):
+                        rejected.append(item.to_dict())
+                        continue
+                    if isinstance(item, Page):
+                        has_pages, page_bytes = True, page_bytes + len(item.html)
+                        items.append(item)
+                    else:
+                        items.append(item.to_dict())
+                    full = len(items) == MAX_CHUNK or page_bytes >= CHUNK_PAGE_BYTES
+                    if full:
+                        as_read = _AsRead(None if has_pages else dump_lines(items), dump_lines(rejected))
+                if full:
+                    yield items, as_read
+                    items, rejected, has_pages, page_bytes = [], [], False, 0
+            advance(1)
+        with _timed(reading):
+            as_read = _AsRead(None if has_pages else dump_lines(items), dump_lines(rejected))
+        if items:
+            yield items, as_read
+        else:
+            left.append(as_read.rejected)
+
     with ExitStack() as stack:
         out = {name: stack.enter_context(atomic_writer(getattr(paths, name)))
                for name in ("articles", "rejected", "removed", "repaired", "repair_rejected", "sitepages")}
 
-        def chunks() -> Iterator[list[dict | Page]]:
-            """The shard's articles and pages as they are read, in chunks."""
-            items: list[dict | Page] = []
-            rejected: list[dict] = []
-            has_pages, page_bytes = False, 0
-            for rel in shard.files:
-                found = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0], pages.max_page_bytes, warc,
-                                  sums)
-                while True:
-                    with read.timing():
-                        item = next(found, None)
-                        if item is None:
-                            break
-                        if isinstance(item, Rejection):
-                            rejected.append(item.to_dict())
-                            continue
-                        if isinstance(item, Page):
-                            has_pages, page_bytes = True, page_bytes + len(item.html)
-                            items.append(item)
-                        else:
-                            items.append(item.to_dict())
-                        full = len(items) == MAX_CHUNK or page_bytes >= CHUNK_PAGE_BYTES
-                        if full:
-                            waiting.append((None if has_pages else dump_lines(items), dump_lines(rejected)))
-                    if full:
-                        yield items
-                        items, rejected, has_pages, page_bytes = [], [], False, 0
-                advance(1)
-            if items:
-                with read.timing():
-                    waiting.append((None if has_pages else dump_lines(items), dump_lines(rejected)))
-                yield items
-            elif rejected:
-                waiting.append((None, dump_lines(rejected)))  # after the last chunk: written at the end
-
-        def write_read(read_lines: bytes | None, rejected: bytes) -> None:
-            with read.timing():
+        def write_read(articles: bytes | None, rejected: bytes) -> None:
+            with _timed(reading):
                 out["rejected"].write(rejected)
-                read.counts["rejected"] += rejected.count(b"\n")
-                if read_lines:
-                    out["articles"].write(read_lines)
+                reading.counts["rejected"] += rejected.count(b"\n")
+                if articles:
+                    out["articles"].write(articles)
 
-        for chunk in run_stream(_RepairWork(pages), chunks(), processes):
-            read_lines, rejected = waiting.popleft()
-            write_read(read_lines if read_lines is not None else chunk.read_lines, rejected + chunk.rejections)
-            out["removed"].write(chunk.removed)
-            with fixed.timing():
-                out["repaired"].write(chunk.lines)
-                out["sitepages"].write(chunk.pages)
-            read.counts["articles"] += chunk.articles
-            extraction.counts.update(pages=chunk.extracted + chunk.extract_rejected, articles=chunk.extracted,
-                                     rejected=chunk.extract_rejected, blocks_removed=chunk.removed.count(b"\n"))
-            extraction.seconds += chunk.extract_seconds
-            fixed.counts.update(articles=chunk.articles, repaired=chunk.repaired)
-            fixed.seconds += chunk.seconds
-            fixes.update(chunk.fixes)
-        while waiting:
-            write_read(*waiting.popleft())
-    read.extra["files"] = [{"file": f, "bytes": size, "xxh3": xxh3} for f, size, xxh3 in sums]
-    read.counts["pages"] = extraction.counts["pages"]
+        for as_read, result in run_carried(ReadPass(pages), chunks(), processes):
+            write_read(as_read.articles if as_read.articles is not None else result.articles,
+                       as_read.rejected + result.rejections)
+            out["removed"].write(result.removed)
+            with _timed(repaired):
+                out["repaired"].write(result.repaired)
+                out["sitepages"].write(result.sitepages)
+            extraction.add(result.extract)
+            repaired.add(result.repair)
+        for rejected in left:
+            write_read(None, rejected)
+    read, repair_ = _read_stats(shard, reading, extraction, repaired, sums, warc), _repair_stats(repaired)
+    read.write(paths.stats)
+    repair_.write(paths.repair_stats)
+    return read, repair_
+
+
+def _read_stats(shard: Shard, reading: Tally, extraction: Tally, repaired: Tally, sums: list[RawSum],
+                warc: WarcCounts) -> StageStats:
+    """The read stage's ``stats.json``: files, articles, rejections (the reader's and
+    extraction's), pages and the blocks extraction left out; each file as read, the WARC
+    records met, extraction's own counts and seconds."""
+    counts: dict[str, Any] = {"files": len(shard.files), "articles": repaired.counts["articles"],
+                              "rejected": reading.counts["rejected"], "pages": extraction.counts["pages"]}
     if extraction.counts["blocks_removed"]:
-        read.counts["lines_removed"] = {RULE: extraction.counts["blocks_removed"]}
+        counts["lines_removed"] = {RULE: extraction.counts["blocks_removed"]}
+    read = StageStats(counts, reading.seconds)
+    read.extra["files"] = [{"file": f, "bytes": size, "xxh3": xxh3} for f, size, xxh3 in sums]
     if warc.records:
         read.extra["warc"] = {"records": warc.records, "pages": warc.pages, "skipped": dict(sorted(warc.skipped.items()))}
     read.extra["extract"] = {"counts": dict(extraction.counts), "seconds": round(extraction.seconds, 3)}
-    read.counts, fixed.counts = dict(read.counts), {**fixed.counts, "fixes": dict(sorted(fixes.items()))}
-    read.write(paths.stats)
-    fixed.write(paths.repair_stats)
-    return read, fixed
+    return read
+
+
+def _repair_stats(repaired: Tally) -> StageStats:
+    """The repair stage's ``stats.json``: articles, those repaired, each kind of fix."""
+    return StageStats({**repaired.counts, "fixes": dict(sorted(repaired.kinds.items()))}, repaired.seconds)
+
+
+@contextmanager
+def _timed(tally: Tally) -> Iterator[None]:
+    """Add the seconds spent in the block to the tally's."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        tally.seconds += time.perf_counter() - started
 
 
 # --- the lines sites repeat: once a night ---------------------------------------------------------
@@ -294,9 +372,6 @@ def count_site_lines(sitepages: Sequence[Path], recent: Sequence[tuple[str, Path
     return stats
 
 
-# --- clean, then fingerprint: per shard ---------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class CleanPaths:
     articles: Path
@@ -307,96 +382,128 @@ class CleanPaths:
     sign_stats: Path
 
 
+# --- the clean pass: repaired articles -> clean articles and their fingerprints ----------------------
+#
+# Once the night's site lines are counted, each chunk of a shard's repaired articles goes
+# through the pass's steps (in a process of the pool when there are several):
+#
+#     clean_step  articles -> clean articles or rejections, and the lines removed (the
+#                 rules, the site's repeated lines, the language, the line classifier:
+#                 ``boilerplate.clean_records``)
+#     sign_step   clean articles -> their shingles and MinHash signatures (dedup's ``Doc``)
+#
+# and the shard writes each chunk's results once, in the chunks' order.
+
+
 @dataclass(frozen=True)
 class CleanedChunk:
-    """A chunk of articles cleaned: kept records, rejections and removed lines as JSONL,
-    the counts, and the kept articles' fingerprints (dedup's ``Doc``)."""
+    """The clean step's results for a chunk: the articles kept, as records, and the
+    rejections and removed lines as JSONL."""
 
-    lines: bytes
+    kept: list[dict]
     rejections: bytes
     removed: bytes
-    kept: int
-    rejected: int
-    rules: Counter
-    docs: list[Doc]
-    clean_seconds: float
-    sign_seconds: float
+    tally: Tally
 
 
-def clean_chunk(records: list[dict], context: CleanContext, night: str, config: DedupConfig) -> CleanedChunk:
-    """Clean a chunk of repaired records and fingerprint the ones kept."""
-    started = time.perf_counter()
-    kept, rejections, removed = [], [], []
-    for record, removals, rejection in clean_records(records, context):
-        removed.extend(
-            {"id": record["id"], "file": record["source"]["file"], "line": removal.line,
-             "rule": removal.rule, "text": removal.text, **({"detail": removal.detail} if removal.detail else {})}
-            for removal in removals
-        )
-        if rejection is None:
-            kept.append(record)
-        else:
-            rejections.append(rejection.to_dict())
-    lines, rejected_lines, removed_lines = dump_lines(kept), dump_lines(rejections), dump_lines(removed)
-    signed = time.perf_counter()
-    docs = make_docs([
-        {"key": f"{night}/{Article.key_of(r['source'])}", "id": r["id"], "text": r["text"], "title": r["title"],
-         "published": r["published"]}
-        for r in kept
-    ], night=night, config=config)
-    return CleanedChunk(
-        lines=lines, rejections=rejected_lines, removed=removed_lines, kept=len(kept), rejected=len(rejections),
-        rules=Counter(r["rule"] for r in removed), docs=docs, clean_seconds=signed - started,
-        sign_seconds=time.perf_counter() - signed,
-    )
+def clean_step(records: list[dict], context: CleanContext) -> CleanedChunk:
+    """Clean a chunk of repaired records, counting the articles kept and rejected and the
+    lines each rule removed."""
+    tally = Tally(Counter(kept=0, rejected=0))
+    with _timed(tally):
+        kept, rejections, removed = [], [], []
+        for record, removals, rejection in clean_records(records, context):
+            removed.extend(
+                {"id": record["id"], "file": record["source"]["file"], "line": removal.line,
+                 "rule": removal.rule, "text": removal.text, **({"detail": removal.detail} if removal.detail else {})}
+                for removal in removals
+            )
+            tally.kinds.update(removal.rule for removal in removals)
+            if rejection is None:
+                kept.append(record)
+            else:
+                rejections.append(rejection.to_dict())
+        tally.counts.update(kept=len(kept), rejected=len(rejections))
+        rejected_lines, removed_lines = dump_lines(rejections), dump_lines(removed)
+    return CleanedChunk(kept, rejected_lines, removed_lines, tally)
 
 
-def clean_and_sign(repaired: Path, context: CleanContext, night: str, config: DedupConfig, paths: CleanPaths,
-                   processes: int = 1, advance: Advance = _ignore) -> tuple[StageStats, StageStats]:
-    """Clean a shard's repaired articles and fingerprint the kept ones, chunk by chunk,
-    writing both stages' files; ``advance(n)`` after each chunk of n articles. Returns
-    the clean stage's and the sign stage's stats."""
-    clean, sign = StageStats(), StageStats()
-    rules: Counter = Counter()
-    kept = rejected = 0
-    with ExitStack() as stack:
-        out = {name: stack.enter_context(atomic_writer(getattr(paths, name)))
-               for name in ("articles", "rejected", "removed")}
-        docs = stack.enter_context(DocsWriter(paths.docs, config.num_perm))
-        work = _CleanWork(context, night, config)
-        for chunk in run_stream(work, batches(read_jsonl(repaired)), processes, advance):
-            with clean.timing():
-                for name, part in (("articles", chunk.lines), ("rejected", chunk.rejections), ("removed", chunk.removed)):
-                    out[name].write(part)
-            with sign.timing():
-                for doc in chunk.docs:
-                    doc.rank = kept  # positions in the shard, whatever the chunking
-                    kept += 1
-                docs.add(chunk.docs)
-            clean.seconds += chunk.clean_seconds  # spent in whichever process did the chunk
-            sign.seconds += chunk.sign_seconds
-            rejected += chunk.rejected
-            rules.update(chunk.rules)
-        with sign.timing():
-            docs.finish()
-    sign.counts = {"articles": kept}
-    clean.counts = {"articles_in": kept + rejected, "articles_out": kept, "rejected": rejected,
-                    "lines_removed": dict(sorted(rules.items()))}
-    sign.write(paths.sign_stats)
-    clean.write(paths.stats)
-    return clean, sign
+def sign_step(kept: list[dict], night: str, config: DedupConfig) -> tuple[list[Doc], Tally]:
+    """The clean articles' shingles and MinHash signatures, keyed night/file#index."""
+    tally = Tally()
+    with _timed(tally):
+        docs = make_docs([
+            {"key": f"{night}/{Article.key_of(r['source'])}", "id": r["id"], "text": r["text"], "title": r["title"],
+             "published": r["published"]}
+            for r in kept
+        ], night=night, config=config)
+        tally.counts["articles"] = len(docs)
+    return docs, tally
 
 
 @dataclass(frozen=True)
-class _CleanWork:
-    """``clean_chunk`` with the stage's settings, picklable for a pool of processes."""
+class CleanPassResult:
+    """A chunk through the clean pass, as its files take it: the kept articles,
+    rejections and removed lines as JSONL, the kept articles' fingerprints, and each
+    step's tally."""
+
+    articles: bytes
+    rejections: bytes
+    removed: bytes
+    docs: list[Doc]
+    clean: Tally
+    sign: Tally
+
+
+@dataclass(frozen=True)
+class CleanPass:
+    """The clean pass's steps over one chunk, with the stage's settings (picklable, for a
+    pool of processes)."""
 
     context: CleanContext
     night: str
     config: DedupConfig
 
-    def __call__(self, records: list[dict]) -> CleanedChunk:
-        return clean_chunk(records, self.context, self.night, self.config)
+    def __call__(self, records: list[dict]) -> CleanPassResult:
+        cleaned = clean_step(records, self.context)
+        with _timed(cleaned.tally):
+            articles = dump_lines(cleaned.kept)
+        docs, signed = sign_step(cleaned.kept, self.night, self.config)
+        return CleanPassResult(articles, cleaned.rejections, cleaned.removed, docs, cleaned.tally, signed)
+
+
+def clean_and_sign(repaired: Path, context: CleanContext, night: str, config: DedupConfig, paths: CleanPaths,
+                   processes: int = 1, advance: Advance = _ignore) -> tuple[StageStats, StageStats]:
+    """Take a shard's repaired articles through the clean pass, chunk by chunk (with
+    ``processes``), writing both stages' files once; ``advance(n)`` after each chunk of n
+    articles. Returns the clean stage's and the sign stage's stats."""
+    cleaned, signed = Tally(Counter(kept=0, rejected=0)), Tally(Counter(articles=0))
+    with ExitStack() as stack:
+        out = {name: stack.enter_context(atomic_writer(getattr(paths, name)))
+               for name in ("articles", "rejected", "removed")}
+        docs = stack.enter_context(DocsWriter(paths.docs, config.num_perm))
+        for result in run_stream(CleanPass(context, night, config), batches(read_jsonl(repaired)), processes,
+                                 advance):
+            with _timed(cleaned):
+                for name, part in (("articles", result.articles), ("rejected", result.rejections),
+                                   ("removed", result.removed)):
+                    out[name].write(part)
+            with _timed(signed):
+                for doc in result.docs:
+                    doc.rank = signed.counts["articles"]  # positions in the shard, whatever the chunking
+                    signed.counts["articles"] += 1
+                docs.add(result.docs)
+            cleaned.add(result.clean)
+            signed.seconds += result.sign.seconds
+        with _timed(signed):
+            docs.finish()
+    kept, rejected = cleaned.counts["kept"], cleaned.counts["rejected"]
+    clean = StageStats({"articles_in": kept + rejected, "articles_out": kept, "rejected": rejected,
+                        "lines_removed": dict(sorted(cleaned.kinds.items()))}, cleaned.seconds)
+    sign = StageStats(dict(signed.counts), signed.seconds)
+    sign.write(paths.sign_stats)
+    clean.write(paths.stats)
+    return clean, sign
 
 
 # --- the night's removed lines and rejections ------------------------------------------------------

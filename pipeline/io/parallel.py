@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+C = TypeVar("C")
 
 # Items in a chunk at most. A process then reuses its memory from one chunk to the next:
 # a fresh one (Luigi forks one per task when it has several workers) pays a page fault
@@ -70,24 +71,41 @@ def run_stream(
     >>> list(run_stream(sum, iter([[1, 2], [3], [4, 5]]), processes=2))
     [3, 3, 9]
     """
+    for _, result in run_carried(function, ((chunk, None) for chunk in chunks), processes, on_chunk):
+        yield result
+
+
+def run_carried(
+    function: Callable[[Sequence[T]], R],
+    chunks: Iterable[tuple[Sequence[T], C]],
+    processes: int,
+    on_chunk: Callable[[int], None] = lambda size: None,
+) -> Iterator[tuple[C, R]]:
+    """:func:`run_stream` over ``(chunk, carried)`` pairs: ``function(chunk)`` runs (in
+    the pool, with several processes) and ``carried``, what the caller knows of the
+    chunk (kept in this process, never sent), comes back beside its result.
+
+    >>> list(run_carried(sum, iter([([1, 2], "a"), ([3], "b")]), processes=2))
+    [('a', 3), ('b', 3)]
+    """
     if processes <= 1:
-        for chunk in chunks:
+        for chunk, carried in chunks:
             result = function(chunk)
             on_chunk(len(chunk))
-            yield result
+            yield carried, result
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
         pending: collections.deque = collections.deque()
-        for chunk in chunks:
-            pending.append((len(chunk), pool.submit(function, chunk)))
+        for chunk, carried in chunks:
+            pending.append((len(chunk), carried, pool.submit(function, chunk)))
             if len(pending) >= processes * CHUNKS_AHEAD:
-                size, future = pending.popleft()
-                yield future.result()
+                size, carried, future = pending.popleft()
+                yield carried, future.result()
                 on_chunk(size)
         while pending:
-            size, future = pending.popleft()
-            yield future.result()
+            size, carried, future = pending.popleft()
+            yield carried, future.result()
             on_chunk(size)
 
 
