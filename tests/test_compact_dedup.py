@@ -14,7 +14,8 @@ from bench.synthetic import TextGenerator
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.fingerprint import band_fingerprints, jaccard, make_docs
 from pipeline.dedup.night import NightSigns, decide, kept_for_history
-from pipeline.dedup.policy import deduplicate, priority
+from pipeline.dedup import policy
+from pipeline.dedup.policy import ARENA_BYTES, ShingleArena, deduplicate, priority
 from pipeline.io.arrays import ShingleCache, ShingleFile, save_docs, shingle_array
 
 NIGHT, EARLIER = "2026-11-27", "2026-11-26"
@@ -97,10 +98,14 @@ def test_the_policy_on_arrays_decides_as_the_plain_policy(keep):
         assert result.superseded  # earlier articles lose to tonight's: the pool's other side
 
 
-@pytest.mark.parametrize("keep", ["first", "longest", "latest"])
-def test_a_night_read_from_its_sign_folders_decides_as_the_whole_night_held(tmp_path, keep):
+@pytest.mark.parametrize("keep, arena", [("first", ARENA_BYTES), ("longest", ARENA_BYTES), ("latest", ARENA_BYTES),
+                                         ("first", 6_000), ("latest", 700)])
+def test_a_night_read_from_its_sign_folders_decides_as_the_whole_night_held(tmp_path, monkeypatch, keep, arena):
     """Only the articles that share something are read whole, yet the decisions, the
-    counts and the commit's articles are those of the policy on every article."""
+    counts and the commit's articles are those of the policy on every article; also
+    with an arena of shingles that must be emptied again and again (6,000 bytes: a few
+    articles) or that cannot hold one article with its candidates (700 bytes)."""
+    monkeypatch.setattr(policy, "ARENA_BYTES", arena)
     config = DedupConfig(keep=keep)
     docs, _ = night_of(5, 300, NIGHT, config)
     folders = []
@@ -153,3 +158,39 @@ def test_the_shingles_read_to_be_compared_are_held_within_the_budget(tmp_path):
         assert np.array_equal(file.read(number), doc.shingles)
         assert cache.size <= 2_000 or len(cache.arrays) == 1
     assert 0 < len(cache.arrays) < len(docs)
+
+
+def test_the_arena_compares_as_jaccard_within_its_budget(tmp_path):
+    """Read straight from the sign folder's file, or through ``read``: the most similar
+    candidate is the one Jaccard says, ties to the lower number; a full arena is emptied
+    and refilled, and a batch larger than it is compared a pair at a time."""
+    config = DedupConfig()
+    docs, _ = night_of(11, 80, NIGHT, config)
+    save_docs(tmp_path / "a.docs", docs, config.num_perm)
+    file = ShingleFile(tmp_path / "a.docs")
+    lengths = np.array([len(d.shingles) for d in docs], dtype=np.int64)
+    reads = []
+
+    def read(member):
+        reads.append(member)
+        return docs[member].shingles
+
+    descriptors = np.where(np.arange(len(docs)) % 2 == 0, file.handle.fileno(), -1)  # half from the file
+    places = file.start + 8 * file.offsets[:-1]
+    budget = 8 * int(lengths[:12].sum())
+    arena = ShingleArena(read, lengths, budget, descriptors, places)
+    shingled = [m for m in range(len(docs)) if lengths[m]]
+    for member in shingled[8:]:
+        others = np.array([o for o in shingled if o < member][-6:], dtype=np.int64)
+        scores = [(jaccard(docs[member].shingles, docs[o].shingles), -o) for o in others.tolist()]
+        best = max(scores)
+        expected = (-best[1], best[0]) if best[0] >= 0.3 else (-1, -1.0)
+        assert arena.most_similar(member, others, 0.3) == expected
+        assert arena.top * 8 <= budget
+    assert reads and all(m % 2 == 1 for m in reads)  # the others came straight from the file
+    assert len(reads) > len({m for m in shingled[2:] if m % 2 == 1})  # emptied and read again
+    small = ShingleArena(read, lengths, 8 * int(lengths[shingled[0]]))
+    others = np.array(shingled[1:4], dtype=np.int64)
+    member = shingled[5]
+    scores = max((jaccard(docs[member].shingles, docs[o].shingles), -o) for o in others.tolist())
+    assert small.most_similar(member, others, 0.0) == (-scores[1], scores[0]) and small.top == 0  # a pair at a time

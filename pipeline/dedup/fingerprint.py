@@ -162,6 +162,25 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return shared / (len(a) + len(b) - shared)
 
 
+def jaccard_reaching(a: np.ndarray, b: np.ndarray, threshold: float) -> float | None:
+    """``jaccard(a, b)`` when it reaches ``threshold``, else None, without finishing the
+    merge of a pair that cannot reach it (``kernels.shared_count_reaching``): the
+    similarity of a pair that does is the same number, computed the same way.
+
+    >>> a, b = np.array([1, 2, 3, 4, 5], dtype=np.uint64), np.array([2, 3, 4, 5, 6], dtype=np.uint64)
+    >>> jaccard_reaching(a, b, 0.6), jaccard_reaching(a, b, 0.7), jaccard(a, b)
+    (0.6666666666666666, None, 0.6666666666666666)
+    """
+    if not len(a) and not len(b):
+        return 1.0
+    shared = int(kernels.shared_count_reaching(np.ascontiguousarray(a, dtype=np.uint64),
+                                               np.ascontiguousarray(b, dtype=np.uint64), threshold))
+    if shared < 0:
+        return None
+    score = shared / (len(a) + len(b) - shared)
+    return score if score >= threshold else None
+
+
 def _to_32bit(shingle_hashes: np.ndarray) -> np.ndarray:
     """Fold 64-bit shingle hashes to the 32-bit input of the affine32 scheme."""
     return ((shingle_hashes >> np.uint64(32)) ^ shingle_hashes).astype(np.uint32)
@@ -210,6 +229,7 @@ def load_kernels() -> None:
     in a process about to fork workers, so that they inherit them ready to run."""
     docs = make_docs([{"key": "", "id": "", "text": "one two three four five six"}], "", DedupConfig())
     jaccard(docs[0].shingles, docs[0].shingles)
+    jaccard_reaching(docs[0].shingles, docs[0].shingles, 0.5)
 
 
 def make_docs(

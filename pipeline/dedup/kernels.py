@@ -137,6 +137,61 @@ def signature_kernel(values: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: 
 
 
 @numba.njit(cache=True, nogil=True)
+def shared_count_reaching(a: np.ndarray, b: np.ndarray, threshold: float) -> int:
+    """:func:`shared_count` of two sorted unique arrays, or -1 as soon as the merge shows
+    that their Jaccard similarity (``shared / (len(a) + len(b) - shared)``, in floating
+    point) cannot reach ``threshold``: what the two could still share is then below the
+    least count that reaches it. Exact: a pair that reaches the threshold is always
+    merged to the end."""
+    na, nb = len(a), len(b)
+    total = na + nb
+    fewest = min(na, nb)
+    # The least count ``least`` whose similarity reaches the threshold (the division as
+    # the caller's; it grows with the count, so every count below it falls short).
+    least = max(0, int(threshold * total / (1.0 + threshold)) - 2)
+    while least <= fewest and least / (total - least) < threshold:
+        least += 1
+    if least > fewest:
+        return -1
+    i, j, shared = 0, 0, 0
+    while i < na and j < nb:
+        if a[i] < b[j]:
+            i += 1
+            if shared + min(na - i, nb - j) < least:
+                return -1
+        elif a[i] > b[j]:
+            j += 1
+            if shared + min(na - i, nb - j) < least:
+                return -1
+        else:
+            shared += 1
+            i += 1
+            j += 1
+    return shared
+
+
+@numba.njit(cache=True, nogil=True)
+def most_similar(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, member: int, others: np.ndarray,
+                 threshold: float) -> tuple:
+    """Of ``others``, the one most similar to ``member`` whose Jaccard similarity reaches
+    ``threshold`` (ties: the lower number, first in the keep policy's order), and the
+    similarity; (-1, -1.0) when none does. Members' shingles are ``data[starts[m] :
+    starts[m] + lengths[m]]`` (sorted, unique, not empty)."""
+    a = data[starts[member] : starts[member] + lengths[member]]
+    best, match = -1.0, -1
+    for k in range(len(others)):
+        other = others[k]
+        b = data[starts[other] : starts[other] + lengths[other]]
+        shared = shared_count_reaching(a, b, threshold)
+        if shared < 0:
+            continue
+        score = shared / (len(a) + len(b) - shared)
+        if score >= threshold and (score > best or (score == best and other < match)):
+            best, match = score, other
+    return match, best
+
+
+@numba.njit(cache=True, nogil=True)
 def kept_sharing(member: int, groups: np.ndarray, group_starts: np.ndarray, group_members: np.ndarray,
                  kept: np.ndarray, seen: np.ndarray, out: np.ndarray) -> int:
     """The kept members visited before ``member`` (visit order is member order) that share

@@ -252,9 +252,16 @@ def _pool(signs: NightSigns, numbers: np.ndarray, history: Sequence[Doc]) -> Poo
             return old.shingles(member - tonight)
         shard = int(shard_of[member])
         file = files.get(shard) or files.setdefault(shard, ShingleFile(signs.folders[shard], cache))
-        return file.read(int(numbers[member] - signs.starts[shard]))
+        return file.read(int(numbers[member] - signs.starts[shard]), keep=False)  # the arena keeps them
 
     published = np.concatenate([signs.published[numbers], old.published]) if config.keep == "latest" else None
+    descriptors = np.full(tonight + len(history), -1, dtype=np.int64)
+    places = np.zeros(tonight + len(history), dtype=np.int64)
+    for shard in np.unique(shard_of).tolist():
+        file = files.get(shard) or files.setdefault(shard, ShingleFile(signs.folders[shard], cache))
+        where = np.flatnonzero(shard_of == shard)
+        descriptors[where] = file.handle.fileno()
+        places[where] = file.start + 8 * file.offsets[numbers[where] - signs.starts[shard]]
     return Pool(
         night=np.concatenate([np.repeat(np.array([signs.night.encode()]), tonight), old.night]),
         rank=np.concatenate([numbers, old.rank]),
@@ -266,6 +273,8 @@ def _pool(signs: NightSigns, numbers: np.ndarray, history: Sequence[Doc]) -> Poo
         bands=config.bands,
         band=lambda band: np.concatenate([signs.prints[numbers, band], old.band(band)]),
         shingles=shingles,
+        files=descriptors,
+        places=places,
     )
 
 

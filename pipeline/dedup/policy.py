@@ -14,6 +14,7 @@ The groups are looked through by a compiled loop (``kernels.kept_sharing``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -22,7 +23,7 @@ import numpy as np
 from pipeline.dedup import kernels
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.doc import DedupResult, Doc, Match
-from pipeline.dedup.fingerprint import band_fingerprints, jaccard
+from pipeline.dedup.fingerprint import band_fingerprints, jaccard_reaching
 from pipeline.io.arrays import shingle_array
 
 
@@ -86,6 +87,10 @@ class Pool:
     bands: int
     band: Callable[[int], np.ndarray]
     shingles: Callable[[int], np.ndarray]
+    # Where each member's shingles are, when in a file: its descriptor (-1: ask
+    # ``shingles``) and the byte offset; read straight into the arena.
+    files: np.ndarray | None = None
+    places: np.ndarray | None = None
 
     def visit_order(self, keep: str) -> np.ndarray:
         """The members in the policy's order (``priority``)."""
@@ -97,7 +102,9 @@ class Pool:
                     None if self.published is None else self.published[order], self.exact[order],
                     self.lengths[order], self.tonight[order], self.bands,
                     lambda band, column=self.band: column(band)[order],
-                    lambda member, shingles=self.shingles: shingles(int(order[member])))
+                    lambda member, shingles=self.shingles: shingles(int(order[member])),
+                    None if self.files is None else self.files[order],
+                    None if self.places is None else self.places[order])
 
 
 class BandGroups:
@@ -149,6 +156,68 @@ class Decided:
     exact: np.ndarray  # bool: the method was exact
 
 
+# Bytes of shingles the keep policy holds while it compares (``ShingleArena``).
+ARENA_BYTES = 64 << 20
+
+
+class ShingleArena:
+    """The shingles of the members being compared, end to end in one array of
+    ``budget`` bytes: a member's are read once (``read``) and stay until the array is
+    full, when it is emptied (members are compared in visit order, with the kept ones
+    sharing their groups: recent ones mostly). The comparisons of one member with its
+    candidates are one compiled loop (``kernels.most_similar``) over the array."""
+
+    def __init__(self, read: Callable[[int], np.ndarray], lengths: np.ndarray, budget: int = ARENA_BYTES,
+                 files: np.ndarray | None = None, places: np.ndarray | None = None) -> None:
+        self.read, self.lengths = read, np.asarray(lengths, dtype=np.int64)
+        self.files = files if files is not None else np.full(len(lengths), -1, dtype=np.int64)
+        self.places = places
+        self.data = np.empty(budget // 8, dtype=np.uint64)
+        self.bytes = memoryview(self.data).cast("B")
+        self.starts = np.full(len(lengths), -1, dtype=np.int64)
+        self.held: list[int] = []
+        self.top = 0
+
+    def most_similar(self, member: int, others: np.ndarray, threshold: float) -> tuple[int, float]:
+        """Of ``others`` (in the order ties are broken), the most similar to ``member``
+        reaching ``threshold``, and its similarity; (-1, -1.0) if none."""
+        batch = np.empty(len(others) + 1, dtype=np.int64)
+        batch[0], batch[1:] = member, others
+        if not self._hold(batch):  # more than the arena holds at once: one pair at a time
+            best, match, shingles = -1.0, -1, self.read(member)
+            for other in others.tolist():
+                score = jaccard_reaching(shingles, self.read(other), threshold)
+                if score is not None and (score > best or (score == best and other < match)):
+                    best, match = score, other
+            return match, best
+        match, best = kernels.most_similar(self.data, self.starts, self.lengths, member, others, threshold)
+        return int(match), float(best)
+
+    def _hold(self, batch: np.ndarray) -> bool:
+        """Read the members of ``batch`` not held yet; False if they cannot all be held."""
+        missing = batch[self.starts[batch] < 0]
+        need = int(self.lengths[missing].sum())
+        if self.top + need > len(self.data):
+            if int(self.lengths[np.unique(batch)].sum()) > len(self.data):
+                return False
+            self.starts[self.held] = -1
+            self.held, self.top = [], 0
+            missing = np.unique(batch)
+        for member in missing.tolist():
+            size, file = int(self.lengths[member]), int(self.files[member])
+            if file >= 0:  # straight from the file
+                want = 8 * size
+                got = os.preadv(file, [self.bytes[8 * self.top : 8 * self.top + want]], int(self.places[member]))
+                if got != want:
+                    raise ValueError(f"shingles of member {member}: {got} of {want} bytes read")
+            else:
+                self.data[self.top : self.top + size] = self.read(member)
+            self.starts[member] = self.top
+            self.top += size
+            self.held.append(member)
+        return True
+
+
 def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
     """The keep policy on a pool (see the module docstring): members are visited in the
     policy's order, and one is dropped only when it matches a member already kept. An
@@ -175,6 +244,7 @@ def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
     seen = np.zeros(size, dtype=np.int64)
     found = np.empty(size, dtype=np.int64)
     tonight = visit.tonight
+    arena = ShingleArena(visit.shingles, visit.lengths, ARENA_BYTES, visit.files, visit.places)
     for member in range(size):
         group = int(exact_group[member])
         member_groups = groups.groups(member)
@@ -188,16 +258,9 @@ def decide_pool(pool: Pool, config: DedupConfig) -> Decided:
         elif len(member_groups):
             count = kernels.kept_sharing(member, member_groups, groups.group_starts, groups.group_members,
                                          kept, seen, found)
-            best, shingles = -1.0, None
-            for other in found[:count].tolist():
-                if not (eligible_all or tonight[other]):
-                    continue
-                if shingles is None:
-                    shingles = visit.shingles(member)
-                score = jaccard(shingles, visit.shingles(other))
-                # The most similar; ties: the one first in the policy's order.
-                if score >= config.threshold and (score > best or (score == best and other < match)):
-                    best, match = score, other
+            others = found[:count] if eligible_all else found[:count][tonight[found[:count]]]
+            if len(others):
+                match, best = arena.most_similar(member, others, config.threshold)
             if match >= 0:
                 similarity[member] = round(best, 6)
         if match < 0:

@@ -238,7 +238,9 @@ class ShingleFile:
     def count(self, article: int) -> int:
         return int(self.offsets[article + 1] - self.offsets[article])
 
-    def read(self, article: int) -> np.ndarray:
+    def read(self, article: int, keep: bool = True) -> np.ndarray:
+        """An article's shingles, from the cache or the file (then kept in the cache,
+        unless not ``keep``: a reader with a cache of its own)."""
         key = (id(self), article)
         found = self.cache.get(key)
         if found is None:
@@ -248,7 +250,8 @@ class ShingleFile:
                                 self.start + 8 * int(self.offsets[article]))
                 if got != found.nbytes:
                     raise ValueError(f"{self.handle.name}: article {article}: {got} of {found.nbytes} bytes")
-            self.cache.put(key, found)
+            if keep:
+                self.cache.put(key, found)
         return found
 
 
