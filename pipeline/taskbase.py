@@ -22,7 +22,7 @@ from pipeline.io.arrays import digest_of
 from pipeline.io.jsonl import OutputError, read_json, write_json
 from pipeline.operate.exits import Exit, refuse
 from pipeline.outputs import NAMES as OUTPUT_NAMES
-from pipeline.read.files import Shard, plan_night, raw_sum
+from pipeline.read.files import Shard, file_sizes, plan_night, raw_sums
 from pipeline.records import Rejection
 from pipeline.settings import (
     NightPaths,
@@ -242,7 +242,7 @@ class NightTask(luigi.Task):
         """The digest of the night's raw files as they are now: each shard's, and the files
         rejected when listing the night."""
         shards, listing = self.plan()
-        return self._night_digest([digest_of(raw_sum(self.paths.raw, f) for f in s.files) for s in shards], listing)
+        return self._night_digest([digest_of(raw_sums(self.paths.raw, s.files)) for s in shards], listing)
 
     def inputs_used(self) -> str:
         """The digest of the raw files this task's inputs were made from: the read stage's
@@ -269,7 +269,10 @@ class NightTask(luigi.Task):
         return self._plan
 
     def shard_tasks(self, task_class: type["ShardTask"]) -> list["ShardTask"]:
-        return [task_class(date=self.date, shard=s.index, digest=s.digest) for s in self.plan()[0]]
+        """The night's tasks of a per-shard stage, each told its shard (Luigi gives back
+        the same instance for the same parameters: a shard task made here or later by
+        ``upstream`` need not plan the night again, which costs a look at every file)."""
+        return [task_class(date=self.date, shard=s.index, digest=s.digest).told(s) for s in self.plan()[0]]
 
 
 class ShardTask(NightTask):
@@ -282,11 +285,23 @@ class ShardTask(NightTask):
     digest = luigi.Parameter(description="the shard's files and sizes, hashed (read.files.Shard.digest)")
     parts: dict[str, tuple[str, str]] = {}  # output name -> (stage folder, file suffix)
 
+    def told(self, shard: Shard) -> "ShardTask":
+        """This task, with its shard of the plan that named it."""
+        if shard.index == self.shard and shard.digest == self.digest:
+            self._told = shard
+        return self
+
     @functools.cached_property
     def planned(self) -> Shard:
-        """This task's shard of the night's plan; the plan must still be the one that named
-        the task (files changed in between make another shard, another task)."""
-        shard = next((s for s in self.plan()[0] if s.index == self.shard), None)
+        """This task's shard of the night's plan (the one it was told, else the night
+        planned again); the shard's files must still be those that named the task: the
+        same names, the same sizes (files changed in between make another shard, another
+        task)."""
+        told = getattr(self, "_told", None)
+        if told is not None:
+            shard = Shard(told.index, told.files, file_sizes(self.paths.raw, told.files))
+        else:
+            shard = next((s for s in self.plan()[0] if s.index == self.shard), None)
         if shard is None or shard.digest != self.digest:
             raise RuntimeError(f"{self.paths.raw}: the night's files changed since this run planned shard "
                                f"{self.shard} ({self.digest}); run the night again")
@@ -307,7 +322,7 @@ class ShardTask(NightTask):
         names, sizes = tuple(e["file"] for e in read), tuple(e["bytes"] for e in read)
         if Shard(self.shard, names, sizes).digest != self.digest:
             return ""  # made from other files than the shard holds now
-        return digest_of(raw_sum(self.paths.raw, f) for f in names)
+        return digest_of(raw_sums(self.paths.raw, names))
 
     def inputs_used(self) -> str:
         """The shard's raw files as the read stage read them (ReadFile), as recorded."""

@@ -113,3 +113,28 @@ def test_the_tasks_do_no_work_when_luigi_asks_what_they_need(night):
             preflight(date)
         assert stopped.value.code == 11
         assert (night.out / "stages" / "run.json").is_file()
+
+
+def test_a_nights_shard_tasks_plan_the_night_once_and_still_notice_a_shard_that_changed(night, monkeypatch):
+    """Listing a night looks at every file: the night's tasks plan it once and tell each
+    shard task its shard (a night of thousands of files paid it once a task). A shard
+    whose files changed since is still refused when its task runs."""
+    from pipeline import taskbase, tasks
+
+    for number in range(6):
+        night.add(f"feed-{number}.jsonl", '{"title": "T", "text": "Words of a story."}\n' * (number + 1))
+    planned = []
+    plan_night = taskbase.plan_night
+    monkeypatch.setattr(taskbase, "plan_night", lambda *given: planned.append(given) or plan_night(*given))
+    date = dt.date.fromisoformat(night.date)
+    with night.settings(shard_files=2):
+        shards = tasks.Deduplicate(date=date).shard_tasks(tasks.ReadFile)
+        assert [s.planned.files for s in shards[:2]] == [("feed-0.jsonl", "feed-1.jsonl"), ("feed-2.jsonl", "feed-3.jsonl")]
+        upstream = tasks.CleanFile(date=date, shard=2, digest=shards[2].digest).upstream(tasks.ReadFile)
+        assert upstream is shards[2] and upstream.planned.files == ("feed-4.jsonl", "feed-5.jsonl")
+        assert len(planned) == 1
+        night.add("feed-5.jsonl", "{}\n")  # shard 2's second file, rewritten shorter after planning
+        del shards[2].__dict__["planned"]  # as the task's own process finds it when it runs
+        with pytest.raises(RuntimeError, match="files changed since this run planned shard 2"):
+            shards[2].planned
+        assert shards[1].planned.files == ("feed-2.jsonl", "feed-3.jsonl") and len(planned) == 1

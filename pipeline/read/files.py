@@ -14,7 +14,7 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 import xxhash
 
@@ -253,21 +253,46 @@ _SUMS: dict[tuple, RawSum] = {}
 
 def raw_sum(night_dir: Path, rel: str) -> RawSum:
     """A listed file's sum now (read as the read stage reads it, see :func:`open_raw`)."""
-    path = Path(night_dir) / rel
-    try:
-        stat_ = path.stat()
-        key = (str(path.absolute()), stat_.st_size, stat_.st_mtime_ns, stat_.st_ctime_ns, stat_.st_ino)
-    except OSError:
-        return RawSum(rel, -1, UNREADABLE)
-    found = _SUMS.get(key)
-    if found is None:
+    return raw_sums(night_dir, [rel])[0]
+
+
+def raw_sums(night_dir: Path, rels: Iterable[str]) -> list[RawSum]:
+    """:func:`raw_sum` of each file: one ``stat`` a file that has not changed since this
+    process summed it (a night's completion checks ask for thousands of files, again and
+    again: no path objects per file)."""
+    base = str(Path(night_dir).absolute())
+    out = []
+    for rel in rels:
+        path = f"{base}/{rel}"
         try:
-            with HashingReader(open_raw(night_dir, rel), rel) as reader:
-                found = reader.sum()
+            stat_ = os.stat(path)
         except OSError:
-            return RawSum(rel, -1, UNREADABLE)
-        _SUMS[key] = found
-    return found
+            out.append(RawSum(rel, -1, UNREADABLE))
+            continue
+        key = (path, stat_.st_size, stat_.st_mtime_ns, stat_.st_ctime_ns, stat_.st_ino)
+        found = _SUMS.get(key)
+        if found is None:
+            try:
+                with HashingReader(open_raw(night_dir, rel), rel) as reader:
+                    found = reader.sum()
+            except OSError:
+                out.append(RawSum(rel, -1, UNREADABLE))
+                continue
+            _SUMS[key] = found
+        out.append(found)
+    return out
+
+
+def file_sizes(night_dir: Path, rels: Iterable[str]) -> tuple[int, ...]:
+    """The files' sizes now (-1: gone or unreadable)."""
+    base = str(Path(night_dir).absolute())
+    sizes = []
+    for rel in rels:
+        try:
+            sizes.append(os.stat(f"{base}/{rel}").st_size)
+        except OSError:
+            sizes.append(-1)
+    return tuple(sizes)
 
 
 @dataclass(frozen=True)
