@@ -1,5 +1,5 @@
 """The nightly Luigi chain, read top to bottom as the data's path. Luigi only: each task
-names its inputs and outputs and calls one function of ``stages`` or ``outputs``.
+names its inputs and outputs and calls one function of ``passes``, ``stages`` or ``outputs``.
 
     RawNight(date)                      the scraper's folder RAW_DIR/YYYY-MM-DD
       -> ReadFile(date, shard)          split into articles         stages/1-read/
@@ -36,7 +36,7 @@ from typing import Any, Iterable
 
 import luigi
 
-from pipeline import stages
+from pipeline import passes, stages
 from pipeline.clean.boilerplate import CleanContext
 from pipeline.clean.rules import load_rules
 from pipeline.dedup.history import (
@@ -113,9 +113,9 @@ class ReadFile(ShardTask):
                     printable(shard.files[0] if len(shard.files) == 1 else f"{shard.files[0]} ... {shard.files[-1]}"))
         progress = Progress(self, len(shard.files), "files read and repaired")
         rules = load_rules(rules_path())
-        stages.read_and_repair(self.paths.raw, self.paths.date, shard, rules, self.paths_of(stages.ReadPaths),
+        passes.read_and_repair(self.paths.raw, self.paths.date, shard, rules, self.paths_of(passes.ReadPaths),
                                Settings().processes, progress.advance,
-                               stages.PageSettings(rules.html, Settings().max_page_bytes,
+                               passes.PageSettings(rules.html, Settings().max_page_bytes,
                                                    PageBudget(Settings().page_seconds, Settings().page_memory_mb)))
 
 
@@ -175,8 +175,8 @@ class CleanFile(ShardTask):
         )
         repaired = self.input()["articles"]
         progress = Progress(self, read_json(repaired["repair_stats"].path)["counts"]["articles"], "articles cleaned")
-        stages.clean_and_sign(Path(repaired["repaired"].path), context, self.paths.date, dedup_config(),
-                              self.paths_of(stages.CleanPaths), Settings().processes, progress.advance)
+        passes.clean_and_sign(Path(repaired["repaired"].path), context, self.paths.date, dedup_config(),
+                              self.paths_of(passes.CleanPaths), Settings().processes, progress.advance)
 
 
 class GatherRemoved(NightTask):

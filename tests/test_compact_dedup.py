@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from bench.synthetic import TextGenerator
+from pipeline.dedup import policy
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.fingerprint import band_fingerprints, jaccard, make_docs
 from pipeline.dedup.night import NightSigns, decide, kept_for_history
-from pipeline.dedup import policy
 from pipeline.dedup.policy import ARENA_BYTES, ShingleArena, deduplicate, priority
 from pipeline.io.arrays import ShingleCache, ShingleFile, save_docs, shingle_array
 
