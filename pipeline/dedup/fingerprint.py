@@ -158,7 +158,8 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """
     if not len(a) and not len(b):
         return 1.0
-    shared = int(kernels.shared_count(np.ascontiguousarray(a, dtype=np.uint64), np.ascontiguousarray(b, dtype=np.uint64)))
+    shared = int(kernels.shared_count_reaching(np.ascontiguousarray(a, dtype=np.uint64),
+                                               np.ascontiguousarray(b, dtype=np.uint64), 0.0))  # every pair reaches 0
     return shared / (len(a) + len(b) - shared)
 
 

@@ -104,22 +104,6 @@ def shingle_kernel(hashes: np.ndarray, counts: np.ndarray, size: int) -> tuple[n
 
 
 @numba.njit(cache=True, nogil=True)
-def shared_count(a: np.ndarray, b: np.ndarray) -> int:
-    """How many values two sorted unique arrays share (one merge pass)."""
-    i, j, shared = 0, 0, 0
-    while i < len(a) and j < len(b):
-        if a[i] < b[j]:
-            i += 1
-        elif a[i] > b[j]:
-            j += 1
-        else:
-            shared += 1
-            i += 1
-            j += 1
-    return shared
-
-
-@numba.njit(cache=True, nogil=True)
 def signature_kernel(values: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray,
                       out: np.ndarray) -> None:
     """Per article, the minimum of ``a[k] * v + b[k]`` (mod 2**32) over its values v, for
@@ -138,8 +122,8 @@ def signature_kernel(values: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: 
 
 @numba.njit(cache=True, nogil=True)
 def shared_count_reaching(a: np.ndarray, b: np.ndarray, threshold: float) -> int:
-    """:func:`shared_count` of two sorted unique arrays, or -1 as soon as the merge shows
-    that their Jaccard similarity (``shared / (len(a) + len(b) - shared)``, in floating
+    """How many values two sorted unique arrays share (one merge pass), or -1 as soon as
+    the merge shows that their Jaccard similarity (``shared / (len(a) + len(b) - shared)``, in floating
     point) cannot reach ``threshold``: what the two could still share is then below the
     least count that reaches it. Exact: a pair that reaches the threshold is always
     merged to the end."""
