@@ -20,12 +20,11 @@ The stages' ``stats.json`` are made from the steps' tallies.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from pipeline import repair
 from pipeline.clean import sitelines
@@ -49,7 +48,7 @@ from pipeline.read.files import RawSum, Shard
 from pipeline.read.html import RULE, Page, extract
 from pipeline.read.readers import MAX_PAGE_BYTES, iter_file
 from pipeline.read.warc import WarcCounts
-from pipeline.records import Article, Rejection, StageStats
+from pipeline.records import Article, Rejection, StageStats, timed
 from pipeline.text import site_of
 
 Advance = Callable[[int], None]
@@ -80,6 +79,12 @@ class PageSettings:
     budget: PageBudget = PageBudget()
 
 
+# What the steps count, in the order their stages' stats.json list it.
+EXTRACT_COUNTS = ("pages", "articles", "rejected", "blocks_removed")
+REPAIR_COUNTS = ("articles", "repaired")
+CLEAN_COUNTS = ("kept", "rejected")
+
+
 @dataclass
 class Tally:
     """What one step counted over a chunk, or a shard: its ``counts``, its counts by kind
@@ -89,6 +94,11 @@ class Tally:
     counts: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+
+    @classmethod
+    def of(cls, names: Sequence[str]) -> "Tally":
+        """A tally of these counts at 0, in this order (the order ``stats.json`` lists them)."""
+        return cls(Counter(dict.fromkeys(names, 0)))
 
     def add(self, other: "Tally") -> None:
         self.counts.update(other.counts)
@@ -122,9 +132,9 @@ class ExtractedChunk:
 
 def extract_step(items: list[dict | Page], settings: PageSettings = PageSettings()) -> ExtractedChunk:
     """Make a chunk's pages articles (``html.extract``); articles already made pass as they are."""
-    tally = Tally(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
+    tally = Tally.of(EXTRACT_COUNTS)
     records, rejections, removed = [], [], []
-    with _timed(tally):
+    with timed(tally):
         for item in items:
             if isinstance(item, Page):
                 extracted = extract(item, settings.extract, settings.max_page_bytes, settings.budget)
@@ -144,8 +154,8 @@ def extract_step(items: list[dict | Page], settings: PageSettings = PageSettings
 def repair_step(records: list[dict]) -> tuple[list[dict], Tally]:
     """Repair a chunk's articles' encoding (``repair.repair_records``), counting the
     articles, those repaired and each kind of fix."""
-    tally = Tally()
-    with _timed(tally):
+    tally = Tally.of(REPAIR_COUNTS)
+    with timed(tally):
         repaired = repair.repair_records(records)
         fixes = [r["fixes"]["encoding"] for r in repaired]
         tally.counts.update(articles=len(repaired), repaired=sum(f["repaired"] for f in fixes))
@@ -156,7 +166,7 @@ def repair_step(records: list[dict]) -> tuple[list[dict], Tally]:
 def site_keys_step(repaired: list[dict], tally: Tally) -> list[list]:
     """Each page's site, story key and line keys (``sitelines.page_keys``), for the night's
     site-line counts; timed in ``tally`` (the repair stage's, whose file they go to)."""
-    with _timed(tally):
+    with timed(tally):
         pages = []
         hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
         for record, hashes in zip(repaired, hashes_of_texts):
@@ -219,11 +229,11 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
     """Read a shard's raw files and take their chunks through the read pass (with
     ``processes``), writing both stages' files once; ``advance(1)`` after each file.
     Returns the read stage's (extraction included) and the repair stage's stats."""
-    reading = Tally(Counter(rejected=0))
+    reading = Tally.of(["rejected"])
     sums: list[RawSum] = []  # what each file held as it was read: what the stage is made from
     warc = WarcCounts()
-    extraction = Tally(Counter(pages=0, articles=0, rejected=0, blocks_removed=0))
-    repaired = Tally(Counter(articles=0, repaired=0))
+    extraction = Tally.of(EXTRACT_COUNTS)
+    repaired = Tally.of(REPAIR_COUNTS)
     left: list[bytes] = []  # rejections met after the last chunk
 
     def chunks() -> Iterator[tuple[list[dict | Page], _AsRead]]:
@@ -235,7 +245,7 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
         for rel in shard.files:
             found = iter_file(night_dir, rel, date, rules.for_source(None, rel)[0], pages.max_page_bytes, warc, sums)
             while True:
-                with _timed(reading):
+                with timed(reading):
                     item = next(found, None)
                     if item is None:
                         break
@@ -254,7 +264,7 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
                     yield items, as_read
                     items, rejected, has_pages, page_bytes = [], [], False, 0
             advance(1)
-        with _timed(reading):
+        with timed(reading):
             as_read = _AsRead(None if has_pages else dump_lines(items), dump_lines(rejected))
         if items:
             yield items, as_read
@@ -266,7 +276,7 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
                for name in ("articles", "rejected", "removed", "repaired", "repair_rejected", "sitepages")}
 
         def write_read(articles: bytes | None, rejected: bytes) -> None:
-            with _timed(reading):
+            with timed(reading):
                 out["rejected"].write(rejected)
                 reading.counts["rejected"] += rejected.count(b"\n")
                 if articles:
@@ -276,7 +286,7 @@ def read_and_repair(night_dir: Path, date: str, shard: Shard, rules: Boilerplate
             write_read(as_read.articles if as_read.articles is not None else result.articles,
                        as_read.rejected + result.rejections)
             out["removed"].write(result.removed)
-            with _timed(repaired):
+            with timed(repaired):
                 out["repaired"].write(result.repaired)
                 out["sitepages"].write(result.sitepages)
             extraction.add(result.extract)
@@ -309,16 +319,6 @@ def _read_stats(shard: Shard, reading: Tally, extraction: Tally, repaired: Tally
 def _repair_stats(repaired: Tally) -> StageStats:
     """The repair stage's ``stats.json``: articles, those repaired, each kind of fix."""
     return StageStats({**repaired.counts, "fixes": dict(sorted(repaired.kinds.items()))}, repaired.seconds)
-
-
-@contextmanager
-def _timed(tally: Tally) -> Iterator[None]:
-    """Add the seconds spent in the block to the tally's."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        tally.seconds += time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -358,8 +358,8 @@ class CleanedChunk:
 def clean_step(records: list[dict], context: CleanContext) -> CleanedChunk:
     """Clean a chunk of repaired records, counting the articles kept and rejected and the
     lines each rule removed."""
-    tally = Tally(Counter(kept=0, rejected=0))
-    with _timed(tally):
+    tally = Tally.of(CLEAN_COUNTS)
+    with timed(tally):
         kept, rejections, removed = [], [], []
         for record, removals, rejection in clean_records(records, context):
             removed.extend(
@@ -380,7 +380,7 @@ def clean_step(records: list[dict], context: CleanContext) -> CleanedChunk:
 def sign_step(kept: list[dict], night: str, config: DedupConfig) -> tuple[list[Doc], Tally]:
     """The clean articles' shingles and MinHash signatures, keyed night/file#index."""
     tally = Tally()
-    with _timed(tally):
+    with timed(tally):
         docs = make_docs([
             {"key": f"{night}/{Article.key_of(r['source'])}", "id": r["id"], "text": r["text"], "title": r["title"],
              "published": r["published"]}
@@ -415,7 +415,7 @@ class CleanPass:
 
     def __call__(self, records: list[dict]) -> CleanPassResult:
         cleaned = clean_step(records, self.context)
-        with _timed(cleaned.tally):
+        with timed(cleaned.tally):
             articles = dump_lines(cleaned.kept)
         docs, signed = sign_step(cleaned.kept, self.night, self.config)
         return CleanPassResult(articles, cleaned.rejections, cleaned.removed, docs, cleaned.tally, signed)
@@ -426,25 +426,25 @@ def clean_and_sign(repaired: Path, context: CleanContext, night: str, config: De
     """Take a shard's repaired articles through the clean pass, chunk by chunk (with
     ``processes``), writing both stages' files once; ``advance(n)`` after each chunk of n
     articles. Returns the clean stage's and the sign stage's stats."""
-    cleaned, signed = Tally(Counter(kept=0, rejected=0)), Tally(Counter(articles=0))
+    cleaned, signed = Tally.of(CLEAN_COUNTS), Tally.of(["articles"])
     with ExitStack() as stack:
         out = {name: stack.enter_context(atomic_writer(getattr(paths, name)))
                for name in ("articles", "rejected", "removed")}
         docs = stack.enter_context(DocsWriter(paths.docs, config.num_perm))
         for result in run_stream(CleanPass(context, night, config), batches(read_jsonl(repaired)), processes,
                                  advance):
-            with _timed(cleaned):
+            with timed(cleaned):
                 for name, part in (("articles", result.articles), ("rejected", result.rejections),
                                    ("removed", result.removed)):
                     out[name].write(part)
-            with _timed(signed):
+            with timed(signed):
                 for doc in result.docs:
                     doc.rank = signed.counts["articles"]  # positions in the shard, whatever the chunking
                     signed.counts["articles"] += 1
                 docs.add(result.docs)
             cleaned.add(result.clean)
             signed.seconds += result.sign.seconds
-        with _timed(signed):
+        with timed(signed):
             docs.finish()
     kept, rejected = cleaned.counts["kept"], cleaned.counts["rejected"]
     clean = StageStats({"articles_in": kept + rejected, "articles_out": kept, "rejected": rejected,

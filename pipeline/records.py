@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -134,6 +134,17 @@ def excerpt(text: str | bytes, limit: int = EXCERPT_CHARS) -> str:
     return text[:limit]
 
 
+@contextmanager
+def timed(holder: Any) -> Iterator[None]:
+    """Add the seconds spent inside the block to ``holder.seconds`` (a stage's stats, a
+    step's tally)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        holder.seconds += time.perf_counter() - started
+
+
 @dataclass
 class StageStats:
     """A stage's ``stats.json``: what it counted (in the order it reports them), the
@@ -143,14 +154,9 @@ class StageStats:
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @contextmanager
-    def timing(self) -> Iterator[None]:
+    def timing(self) -> AbstractContextManager[None]:
         """Add the time spent inside the block to the stage's seconds."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds += time.perf_counter() - started
+        return timed(self)
 
     def write(self, path: Path | str) -> None:
         write_json(path, {"counts": self.counts, "seconds": round(self.seconds, 3), **self.extra})

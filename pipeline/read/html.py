@@ -311,8 +311,8 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
     document = None
     if settings.fast_below_words:
         document = trafilatura.bare_extraction(tree, fast=True, **options)
-        if document is None or len((document.text or "").split()) < settings.fast_below_words:
-            document = None
+        if document is not None and len((document.text or "").split()) < settings.fast_below_words:
+            document = None  # too little: the full mode, with its fallback extractors
     if document is None:
         document = trafilatura.bare_extraction(tree, **options)
     if document is None:
