@@ -7,8 +7,8 @@ The benchmarks start it in a fresh process per measurement, so that peak memory
 
 Peak memory is given three ways: the largest process's maximum resident set
 (``peak_rss_mb``, from the kernel), and the night's whole footprint, the memory of this
-process and every process it started added up, sampled every 50 ms from ``/proc``
-(Luigi's worker processes and the pools they fork): their resident sets added up
+process and every process it started added up, sampled every 50 ms from ``/proc`` by a process of its own
+(``bench.memory``; Luigi's worker processes and the pools they fork): their resident sets added up
 (``peak_rss_sum_mb``, which counts the pages a forked worker shares with its parent once
 in each), and their proportional sets added up (``peak_pss_sum_mb``, each shared page
 divided among the processes sharing it: what the night takes from the machine).
@@ -27,7 +27,6 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,6 +35,7 @@ import luigi
 import luigi.configuration
 import orjson
 
+from bench.memory import Sampler
 from pipeline.tasks import CleanCorpus
 
 
@@ -53,8 +53,7 @@ def main() -> int:
         tuple(item.split("=", 1)) for item in args.set
     ]:
         config.set("pipeline", name, value)
-    sampler = TreeMemory(os.getpid())
-    sampler.start()
+    sampler = Sampler()
     with tempfile.NamedTemporaryFile(prefix="night-events-", suffix=".jsonl") as events:
         _record_events(events.name)
         started = time.perf_counter()
@@ -64,72 +63,15 @@ def main() -> int:
         )
         seconds = time.perf_counter() - started
         timeline = busy_seconds(started, seconds, [orjson.loads(line) for line in events.read().splitlines()])
-    sampler.stop()
+    peaks = sampler.stop()
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
     sys.stdout.buffer.write(orjson.dumps({"ok": ok, "seconds": round(seconds, 3), "peak_rss_mb": round(peak_kb / 1024, 1),
-                                          "peak_rss_sum_mb": round(sampler.peak / 2**20, 1),
-                                          "peak_pss_sum_mb": round(sampler.peak_pss / 2**20, 1),
+                                          "peak_rss_sum_mb": round(peaks["rss"] / 2**20, 1),
+                                          "peak_pss_sum_mb": round(peaks["pss"] / 2**20, 1),
                                           "timeline": timeline}))
     return 0 if ok else 1
-
-
-class TreeMemory(threading.Thread):
-    """Samples the resident memory of a process and all its descendants, added up, every
-    ``interval`` seconds; ``peak`` is the largest sum seen (bytes)."""
-
-    def __init__(self, root: int, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.root, self.interval, self.peak, self.peak_pss = root, interval, 0, 0
-        self.page = os.sysconf("SC_PAGE_SIZE")
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        while not self._done.wait(self.interval):
-            self._measure()
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join()
-        self._measure()
-
-    def _measure(self) -> None:
-        resident, proportional = self.sample()
-        self.peak, self.peak_pss = max(self.peak, resident), max(self.peak_pss, proportional)
-
-    def sample(self) -> tuple[int, int]:
-        parents: dict[int, int] = {}
-        resident: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_bytes()
-                statm = (entry / "statm").read_bytes().split()
-            except OSError:  # the process ended meanwhile
-                continue
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            parents[int(entry.name)] = int(fields[1])
-            resident[int(entry.name)] = int(statm[1]) * self.page
-        tree, total, proportional = {self.root}, 0, 0
-        for pid in sorted(parents):  # children have larger ids than their parents, mostly:
-            chain, seen = pid, set()  # so walk each process's ancestry instead
-            while chain in parents and chain not in tree and chain not in seen:
-                seen.add(chain)
-                chain = parents[chain]
-            if chain in tree:
-                tree |= seen
-        for pid in tree:
-            total += resident.get(pid, 0)
-            try:
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_bytes().splitlines():
-                    if line.startswith(b"Pss:"):
-                        proportional += int(line.split()[1]) * 1024
-                        break
-            except OSError:
-                pass
-        return total, proportional
 
 
 def _record_events(path: str) -> None:
