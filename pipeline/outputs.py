@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 import orjson
 
 from pipeline.io.jsonl import (
+    READ_BUFFER,
     WRITE_BATCH,
     atomic_writer,
     place_file,
@@ -60,7 +61,7 @@ class KeptLines:
         position = 0
         for path in self.paths:
             batch: list[bytes] = []
-            with open(path, "rb") as handle:
+            with open(path, "rb", buffering=READ_BUFFER) as handle:
                 for number, line in enumerate(handle, 1):
                     if not line.strip():
                         continue

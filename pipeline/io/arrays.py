@@ -136,14 +136,17 @@ class DocsWriter:
 
     def add(self, docs: Sequence[Doc]) -> None:
         try:
+            if not docs:
+                return
+            lines = []  # the batch's lines and shingles written at once: a write each, not one an article
             for doc in docs:
                 line = orjson.dumps([doc.key, doc.id, doc.rank, doc.n_words, doc.exact, doc.title, doc.published]) + b"\n"
-                self.docs.write(line)
+                lines.append(line)
                 self.doc_offsets.append(self.doc_offsets[-1] + len(line))
-                self.shingles.append(doc.shingles)
                 self.shingle_offsets.append(self.shingle_offsets[-1] + len(doc.shingles))
-            if docs:
-                self.signatures.append(np.stack([doc.signature for doc in docs]))
+            self.docs.write(b"".join(lines))
+            self.shingles.append(np.concatenate([doc.shingles for doc in docs]))
+            self.signatures.append(np.stack([doc.signature for doc in docs]))
         except OSError as error:
             raise OutputError(error.errno, f"cannot write {self.work}: {error.strerror}") from error
 
