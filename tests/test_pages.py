@@ -178,6 +178,95 @@ def test_dates_are_looked_for_up_to_the_night_not_up_to_today():
     assert (before.published, after.published) == (None, "2027-03-01")
 
 
+# --- metadata: the author ---------------------------------------------------------------------
+
+# Every branch of trafilatura's author expressions, and near misses of each.
+AUTHOR_MARKUP = (
+    "<div class='comments-list'><span class='author'>In the comments</span></div>"
+    "<section class='Comments'><a rel='author'>A commenter</a></section>"
+    "<div id='comments-2'><p class='byline'>Also a comment</p></div>"
+    "<div id='commentlist'><p>x</p></div><span class='sidebar-left'><a class='author'>Side</a></span>"
+    "<div class='my-article-share'>Share</div><div data-component='FigureBlock'><span itemprop='author'>P</span></div>"
+    "<figure><figcaption class='byline'>Photo: Someone</figcaption></figure><time class='author'>Today</time>"
+    "<div class='xcomments'><span class='writer'>kept: not at the start</span></div>"
+    "<p class='meta-datetime'>pruned: meta-date inside</p><div class='title'>pruned</div>"
+    "<strong class='post-authorName'>Ann Lee</strong><link rel='author' href='/ann'/>"
+    "<span data-testid='AuthorURL'>Ann Lee</span><span itemprop='author name'>Ann</span>"
+    "<address id='author'>Ann</address><p><rel>me</rel>Me myself</p><p><rel>me too</rel>not me</p>"
+    "<author>Ann Lee</author><h3 class='BBL'>Bylined</h3><h4 id='zuozhe-1'>Zuo</h4><h5 id='author'>h5</h5>"
+    "<li itemprop='x author'>any element</li><em class='screenname'>nick</em><i data-component='Byline'>Bl</i>"
+    "<b id='theAuthor'>x</b><b id='AUTHOR'>upper: no</b><u class='Writer'>no: capital W</u>"
+    "<span class='posted-by-line'>Posted</span><div class='username'>user</div><div class='user-name'>no</div>"
+)
+
+
+def author_trees():
+    """Trees as trafilatura's loader makes them: the markup above, the sample pages, and
+    (when the corpora are there) the 181 real pages."""
+    from trafilatura.utils import load_html
+
+    pages = [f"<html><body>{AUTHOR_MARKUP}</body></html>",
+             f"<html><body><article>{AUTHOR_MARKUP}</article><p>{AUTHOR_MARKUP}</p></body></html>",
+             *(decode_page(path.read_bytes(), None).text for path in sorted(SAMPLES.glob("*.html")))]
+    folder = ROOT.parent / "shared" / "corpora" / "boilerplate" / "html" / "scrapinghub_aeb"
+    pages += [decode_page(gzip.decompress(path.read_bytes()), None).text for path in sorted(folder.glob("*.html.gz"))]
+    return [tree for tree in map(load_html, pages) if tree is not None]
+
+
+def test_the_authors_expressions_are_trafilaturas():
+    from trafilatura import xpaths
+
+    from pipeline.read import pagemeta
+
+    def squeezed(text: str) -> str:
+        return " ".join(text.split())
+
+    assert [squeezed(x.path) for x in xpaths.AUTHOR_XPATHS] == list(map(squeezed, pagemeta.AUTHOR_XPATHS))
+    assert [squeezed(x.path) for x in xpaths.AUTHOR_DISCARD_XPATHS] == list(map(squeezed, pagemeta.AUTHOR_DISCARD_XPATHS))
+
+
+def test_the_author_is_found_as_trafilatura_finds_it_element_for_element(corpora):
+    from copy import deepcopy
+
+    from trafilatura import metadata, xpaths
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+
+    from pipeline.read import pagemeta
+
+    trees = author_trees()
+    assert len(trees) == 2 + 2 + 181
+    authors = Counter()
+    for tree in trees:
+        copy = deepcopy(tree)
+        for expression, matching in zip(xpaths.AUTHOR_DISCARD_XPATHS, pagemeta.AUTHOR_DISCARD):
+            assert matching(copy) == expression(copy)
+        prune_unwanted_nodes(copy, xpaths.AUTHOR_DISCARD_XPATHS)
+        assert list(pagemeta.author_candidates(copy)) == [expression(copy) for expression in xpaths.AUTHOR_XPATHS]
+        author = pagemeta.extract_author(tree)
+        assert author == metadata.extract_author(tree)
+        authors[author is not None] += 1
+    assert authors[True] > 100 and authors[False] > 25  # both kinds of page were met
+
+
+def test_the_markups_authors_are_each_expressions_elements():
+    from copy import deepcopy
+
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.utils import load_html
+
+    from pipeline.read import pagemeta
+
+    tree = deepcopy(load_html(f"<html><body>{AUTHOR_MARKUP}</body></html>"))
+    prune_unwanted_nodes(tree, pagemeta.AUTHOR_DISCARD)
+    texts = [["".join(element.itertext()) for element in found] for found in pagemeta.author_candidates(tree)]
+    assert texts == [
+        ["Ann Lee", "", "Ann Lee", "Ann", "Ann", "meMe myself", "Ann Lee"],
+        ["Ann", "Bylined", "Zuo", "Posted", "user"],
+        ["kept: not at the start", "Ann Lee", "Ann", "Ann", "h5", "any element", "nick", "Bl", "x"],
+    ]
+    assert pagemeta.extract_author(load_html(f"<html><body>{AUTHOR_MARKUP}</body></html>")) == "Ann Lee"
+
+
 # --- WARC files ---------------------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ captions, and an account of every block of text the extraction left out.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import re
@@ -31,6 +30,7 @@ import lxml.etree
 from pipeline.clean.rules import HtmlSettings
 from pipeline.read.budget import OverBudget, PageBudget, page_budget
 from pipeline.read.charset import DecodedPage, decode_page
+from pipeline.read.pagemeta import page_metadata
 from pipeline.records import Article, Rejection, excerpt
 from pipeline.text import squeeze_spaces
 
@@ -288,7 +288,7 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
     fallback extractors) when the fast one found less text than that.
 
     The page is parsed once, by trafilatura's own loader, and its metadata read once
-    (:func:`_metadata`); each mode then extracts from a copy of that tree (which
+    (``pagemeta.page_metadata``); each mode then extracts from a copy of that tree (which
     ``bare_extraction`` makes of a tree it is given), as it would from the markup."""
     import trafilatura  # imported in the process that extracts: 0.3 s, needed only for pages
     from trafilatura.utils import load_html
@@ -317,51 +317,7 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
         document = trafilatura.bare_extraction(tree, **options)
     if document is None:
         return None
-    return {"text": document.text, **_metadata(tree, page)}
-
-
-# The metadata an article takes from its page (``Article.title``, ``url``, ``published``
-# and ``meta``).
-METADATA = ("title", "author", "url", "sitename", "description", "date")
-
-
-def _metadata(tree: Any, page: Page) -> dict[str, str | None]:
-    """The page's :data:`METADATA`, as ``trafilatura.metadata.extract_metadata`` finds
-    them, step for step, without the fields no article uses (categories, tags, licence,
-    host name), which cost a tenth of extracting a page. Dates are looked for up to the
-    night (plus a day for time zones): not up to today, so a page's date does not depend
-    on when the night is run. Only in the page's metadata, markup and URL: the extensive
-    search takes a footer's "Copyright 2026" for a date of publication (2026-01-01)."""
-    from htmldate import find_date
-    from trafilatura import metadata as tm
-
-    found = tm.examine_meta(tree)
-    if found.author and " " not in found.author:
-        found.author = None
-    try:
-        found = tm.extract_meta_json(tree, found)
-    except Exception:  # as trafilatura: bugs in its JSON-LD reading
-        pass
-    if not found.title:
-        found.title = tm.extract_title(tree)
-    if not found.author:
-        found.author = tm.extract_author(tree)
-    if not found.url:
-        found.url = tm.extract_url(tree, page.url)
-    found.date = find_date(tree, url=found.url, max_date=_night_end(page.date), original_date=True,
-                           extensive_search=False, outputformat="%Y-%m-%d")
-    if not found.sitename:
-        found.sitename = tm.extract_sitename(tree)
-    if found.sitename:
-        found.sitename = found.sitename.lstrip("@")
-        if found.sitename and "." not in found.sitename and not found.sitename[0].isupper():
-            found.sitename = found.sitename.title()
-    elif found.url:
-        match = tm.META_URL.match(found.url)
-        if match:
-            found.sitename = match[1]
-    found.clean_and_trim()
-    return {name: getattr(found, name) for name in METADATA}
+    return {"text": document.text, **page_metadata(tree, page.url, page.date)}
 
 
 def _record_text_article(page: Page, why: str) -> Article:
@@ -373,10 +329,6 @@ def _record_text_article(page: Page, why: str) -> Article:
         fixes={"decoding": dict(page.decoding), "html": f"{why}: the record's text is used"},
         published=page.published, meta=dict(page.meta),
     )
-
-
-def _night_end(date: str) -> str:
-    return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
 
 
 def _captions(kept: list[lxml.etree._Element]) -> list[str]:
