@@ -267,6 +267,124 @@ def test_the_markups_authors_are_each_expressions_elements():
     assert pagemeta.extract_author(load_html(f"<html><body>{AUTHOR_MARKUP}</body></html>")) == "Ann Lee"
 
 
+# --- trafilatura's expressions as Python tests ------------------------------------------------
+
+# Markup that takes each branch of the expressions in ``read.expressions``, and near misses.
+EXPRESSION_MARKUP = (
+    "<div id='comments'><p>c1</p></div><section class='Comment-box'>c2</section><div class='commentary'>no</div>"
+    "<ul class='post-comments'><li>c3</li></ul><ol id='comol-1'><li>c4</li></ol><ol id='disqus_thread'><li>o</li></ol>"
+    "<details class='article-comments'>c5</details><div id='x-comments'>no</div>"
+    "<aside class='infinite-scroll'><h1>kept: has h1</h1></aside><div id='infinitescroll'>gone</div>"
+    "<section class='mvp-post-add-box'><h1>gone anyway</h1></section><div class='elementor-share-buttons--x'>s</div>"
+    "<div data-lp-replacement-content=''>lp</div><div role='Navigation'>nav</div><p role='NAV'>no: A and V</p>"
+    "<span data-component='MostPopularStories-x'>pop</span><div class='x' id='cookie-bar'>class first: no</div>"
+    "<div id='cookie-bar' class='x'>id first</div><p id='share-it'>sh</p><p class='ad-slot'>ad</p><p class='bad-slot'>no</p>"
+    "<p class='top ad-slot'>ad2</p><span class='dfpAd'>dfp</span><div class='plain'>plain</div>"
+    "<div class='comments-title'>t</div><div id='x' class='reply-1'>id first: no</div><b class='reply-2' id='x'>r</b>"
+    "<i style='x' id='hidden-1'>style first: no</i><i id='hidden-2' style='x'>h</i><em style='display: none'>dn</em>"
+    "<em style='display:none;'>dn2</em><u aria-hidden='true'>ah</u><u aria-hidden='false'>no</u><u class='is hidden'>sp</u>"
+    "<main><div class='post'>b1</div><div class='post'>b2</div></main><section id='article-body'>b3</section>"
+    "<article itemprop='articleBody'><div class='entry'>b4</div></article>"
+)
+
+
+def expression_trees():
+    """Trees as trafilatura's loader makes them: the markup above (also as trafilatura's
+    lists and items), the sample pages, and (when the corpora are there) the 181 real pages."""
+    from trafilatura.utils import load_html
+
+    listed = EXPRESSION_MARKUP.replace("<ul", "<list").replace("</ul>", "</list>").replace("<li", "<item").replace(
+        "</li>", "</item>")
+    pages = [f"<html><body>{EXPRESSION_MARKUP}</body></html>", f"<html><body><div>{listed}</div></body></html>",
+             *(decode_page(path.read_bytes(), None).text for path in sorted(SAMPLES.glob("*.html")))]
+    folder = ROOT.parent / "shared" / "corpora" / "boilerplate" / "html" / "scrapinghub_aeb"
+    pages += [decode_page(gzip.decompress(path.read_bytes()), None).text for path in sorted(folder.glob("*.html.gz"))]
+    return [tree for tree in map(load_html, pages) if tree is not None]
+
+
+def test_the_expressions_stood_for_are_trafilaturas_and_put_back_after_the_block():
+    from trafilatura import xpaths
+
+    from pipeline.read import expressions
+
+    originals = {(name, index): getattr(xpaths, name)[index] for name, index, _, _ in expressions.EXPRESSIONS}
+    with expressions.installed() as swapped:
+        assert swapped == len(expressions.EXPRESSIONS) == 7
+        assert all(getattr(xpaths, name)[index] is matching for name, index, _, matching in expressions.EXPRESSIONS)
+    assert all(getattr(xpaths, name)[index] is xpath for (name, index), xpath in originals.items())
+    with pytest.raises(RuntimeError), expressions.installed():
+        raise RuntimeError("an extraction fails")
+    assert all(getattr(xpaths, name)[index] is xpath for (name, index), xpath in originals.items())
+    # A list that holds another expression (another trafilatura) is left as it is.
+    held = xpaths.BODY_XPATH[0]
+    xpaths.BODY_XPATH[0] = lxml.etree.XPath(".//article")
+    try:
+        with expressions.installed() as swapped:
+            assert swapped == 6 and xpaths.BODY_XPATH[0].path == ".//article"
+    finally:
+        xpaths.BODY_XPATH[0] = held
+
+
+def test_the_markup_takes_each_expressions_branches_as_trafilatura_does():
+    from trafilatura import xpaths
+    from trafilatura.utils import load_html
+
+    from pipeline.read import expressions
+
+    tree = load_html(f"<html><body>{EXPRESSION_MARKUP}</body></html>")
+    found = {}
+    for name, index, _, matching in expressions.EXPRESSIONS:
+        assert matching(tree) == getattr(xpaths, name)[index](tree)
+        found[f"{name}[{index}]"] = [" ".join(element.itertext()) for element in matching(tree)]
+    assert found == {
+        "REMOVE_COMMENTS_AND_LISTS_XPATH[0]": ["c1", "c2", "c3", "c4", "c5", "t"],
+        "REMOVE_COMMENTS_XPATH[0]": ["c1", "c2", "c5", "t"],
+        "RAW_TREE_PRUNE_XPATH[0]": ["gone", "gone anyway"],
+        "RAW_TREE_PRUNE_XPATH[1]": ["s"],
+        "OVERALL_DISCARD_XPATH[0]": ["s", "lp", "nav", "pop", "id first", "sh", "ad", "ad2", "dfp"],
+        "OVERALL_DISCARD_XPATH[1]": ["t", "r", "h", "dn", "dn2", "ah", "sp"],
+        "BODY_XPATH[0]": ["b1", "b3", "b4"],
+    }
+
+
+def test_at_every_call_trafilatura_makes_the_tests_give_its_expressions_elements(corpora):
+    import trafilatura
+    from trafilatura import xpaths
+
+    from pipeline.read import expressions
+
+    calls = Counter()
+
+    class Both:
+        """trafilatura's expression, checked against the test standing for it."""
+
+        def __init__(self, xpath, matching, name):
+            self.xpath, self.matching, self.name, self.path = xpath, matching, name, xpath.path
+
+        def __call__(self, tree):
+            elements = self.xpath(tree)
+            assert self.matching(tree) == elements, self.name
+            calls[self.name] += 1
+            return elements
+
+    originals = [(getattr(xpaths, name), index, getattr(xpaths, name)[index])
+                 for name, index, _, _ in expressions.EXPRESSIONS]
+    try:
+        for (held, index, xpath), (name, _, _, matching) in zip(originals, expressions.EXPRESSIONS):
+            held[index] = Both(xpath, matching, f"{name}[{index}]")
+        trees = expression_trees()
+        assert len(trees) == 2 + 2 + 181
+        for tree in trees:
+            for fast in (True, False):
+                trafilatura.bare_extraction(tree, fast=fast, favor_precision=True, include_tables=True,
+                                            include_comments=False, deduplicate=False)
+    finally:
+        for held, index, xpath in originals:
+            held[index] = xpath
+    assert set(calls) == {f"{name}[{index}]" for name, index, _, _ in expressions.EXPRESSIONS}
+    assert min(calls.values()) >= 2 * len(trees)
+
+
 # --- WARC files ---------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import lxml.etree
 
 from pipeline.clean.rules import HtmlSettings
+from pipeline.read import expressions
 from pipeline.read.budget import OverBudget, PageBudget, page_budget
 from pipeline.read.charset import DecodedPage, decode_page
 from pipeline.read.pagemeta import page_metadata
@@ -309,12 +310,13 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
         deduplicate=False,  # a process-wide cache: results would depend on the pages before
     )
     document = None
-    if settings.fast_below_words:
-        document = trafilatura.bare_extraction(tree, fast=True, **options)
-        if document is not None and len((document.text or "").split()) < settings.fast_below_words:
-            document = None  # too little: the full mode, with its fallback extractors
-    if document is None:
-        document = trafilatura.bare_extraction(tree, **options)
+    with expressions.installed():  # its costliest expressions, as Python tests
+        if settings.fast_below_words:
+            document = trafilatura.bare_extraction(tree, fast=True, **options)
+            if document is not None and len((document.text or "").split()) < settings.fast_below_words:
+                document = None  # too little: the full mode, with its fallback extractors
+        if document is None:
+            document = trafilatura.bare_extraction(tree, **options)
     if document is None:
         return None
     return {"text": document.text, **page_metadata(tree, page.url, page.date)}

@@ -6,7 +6,8 @@ copy of the page with two XPath expressions and then trying three more, in order
 (``trafilatura.metadata.extract_author``). libxml2 evaluates each of those predicates,
 ten to twenty attribute tests, element by element, at 2 to 4 ms a page: 9 ms for an
 author, a third of the pages' extraction besides trafilatura's own. Here the same five
-expressions are plain Python tests over the page's elements (:data:`AUTHOR_XPATHS` and
+expressions are plain Python tests over the page's elements (as in ``expressions``,
+whose notes say why they give the same elements; :data:`AUTHOR_XPATHS` and
 :data:`AUTHOR_DISCARD_XPATHS` quote trafilatura's; the tests check that they are still
 its expressions and that both select the same elements on every page of the corpora).
 """
@@ -14,11 +15,12 @@ its expressions and that both select the same elements on every page of the corp
 from __future__ import annotations
 
 import datetime as dt
-import re
 from copy import deepcopy
-from typing import Any, Callable
+from typing import Any
 
 import lxml.etree
+
+from pipeline.read.expressions import Matching, search
 
 # The metadata an article takes from its page (``Article.title``, ``url``, ``published``
 # and ``meta``).
@@ -87,42 +89,21 @@ def extract_author(tree: Any) -> str | None:
     return author
 
 
-class Matching:
-    """Elements for which ``test`` holds, in document order, as an XPath expression gives
-    them (``expression(tree)``); ``descendants``: below the tree's root only (``.//*``),
-    else the root too (``//*``, from a tree that is its document's root); ``tags``: the
-    only tags the test can accept."""
-
-    def __init__(self, test: Callable[[Any], bool], descendants: bool = False, tags: tuple[str, ...] = ()) -> None:
-        self.test, self.descendants = test, descendants
-        self.tags = tags or (lxml.etree.Element,)  # only these (the walk skips the others without a proxy)
-
-    def __call__(self, tree: Any) -> list:
-        elements = tree.iterdescendants(*self.tags) if self.descendants else tree.iter(*self.tags)
-        return [element for element in elements if self.test(element)]
-
-
 def _string_value(element: Any) -> str:
     """An element's XPath string value: all the text inside it, in order."""
     return "".join(element.itertext())
 
 
-def _search(pattern: str) -> Callable[[str], Any]:
-    """``re:test(@name, pattern)``: lxml runs it with Python's ``re`` (a search), on the
-    attribute's value or, when there is none, on an empty string."""
-    return re.compile(pattern).search
-
-
 _SPECIFIC_TAGS = frozenset(("a", "address", "div", "link", "p", "span", "strong"))
 _GENERIC_TAGS = frozenset(("a", "div", "h3", "h4", "p", "span"))
 _DISCARD_TAGS = ("a", "div", "section", "span")
-_SPECIFIC_CLASS = _search("author-?name|AuthorName|authorName")
-_GENERIC_ID = _search("author|zuozhe|bianji|xiaobian")
-_GENERIC_CLASS = _search("author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
-_ANY_ID = _search("[Aa]uthor")
-_ANY_CLASS = _search("[Aa]uthor|screenname|writer|[Bb]yline")
-_DISCARD_ID = _search("^comments|comment-?list|ProductReviews")
-_DISCARD_CLASS = _search("^[Cc]omments|commentlist|comments-list|sidebar|is-hidden|quote|embedly-instagram|"
+_SPECIFIC_CLASS = search("author-?name|AuthorName|authorName")
+_GENERIC_ID = search("author|zuozhe|bianji|xiaobian")
+_GENERIC_CLASS = search("author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
+_ANY_ID = search("[Aa]uthor")
+_ANY_CLASS = search("[Aa]uthor|screenname|writer|[Bb]yline")
+_DISCARD_ID = search("^comments|comment-?list|ProductReviews")
+_DISCARD_CLASS = search("^[Cc]omments|commentlist|comments-list|sidebar|is-hidden|quote|embedly-instagram|"
                          "article-(?:share|support)|print|category|meta-date|meta-reviewer")
 
 
