@@ -128,10 +128,12 @@ def visible_blocks(tree: lxml.etree._Element) -> list[tuple[lxml.etree._Element,
                     stack[-1].parts.append(element.tail)
     out = []
     for block in blocks:
+        line = None
         for piece in "".join(block.parts).split("\n"):
-            text = squeeze_spaces(piece)
-            if text:
-                out.append((block.element, block.element.sourceline, text))
+            if piece and not piece.isspace():  # what squeezes to nothing (most pieces: the markup's indentation)
+                if line is None:
+                    line = block.element.sourceline
+                out.append((block.element, line, squeeze_spaces(piece)))
     return out
 
 
@@ -186,7 +188,14 @@ def _extract(page: Page, settings: HtmlSettings, max_bytes: int) -> Extracted:
     body = squeeze_spaces(text.replace("\n", " "))
     in_body = WholeBlocks(body).found(texts)
     captions = _captions([element for (element, _, _), found in zip(blocks, in_body or ()) if found])
-    in_kept = WholeBlocks(squeeze_spaces(" ".join(filter(None, (title, body, *captions))))).found(texts)
+    # A block whole in the body is whole in the article's text around it: only the others
+    # are looked for there.
+    others = [text for text, found in zip(texts, in_body or ()) if not found]
+    in_others = WholeBlocks(squeeze_spaces(" ".join(filter(None, (title, body, *captions))))).found(others)
+    in_kept = None
+    if in_body is not None and in_others is not None:
+        rest = iter(in_others)
+        in_kept = [found or next(rest) for found in in_body]
     if in_body is None or in_kept is None:
         return reject(f"page too complex to account for what extraction left out ({len(blocks):,} blocks)",
                       html[:80])
