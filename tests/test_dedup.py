@@ -71,6 +71,15 @@ def test_signatures_equal_datasketch_minhash():
         assert np.array_equal(reference.hashvalues, signature)
 
 
+@pytest.mark.parametrize("num_perm, seed", [(128, 1), (256, 7), (1, 0), (64, 2**31 + 5)])
+def test_the_permutations_are_datasketchs(num_perm, seed):
+    from pipeline.dedup.fingerprint import affine32_permutations
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    mine = affine32_permutations(num_perm, seed)
+    assert np.array_equal(mine[0], a) and np.array_equal(mine[1], b) and mine[0].dtype == a.dtype
+
+
 def test_signatures_of_a_large_batch_equal_datasketch_minhash():
     rng = np.random.default_rng(5)
     sets = [np.unique(rng.integers(0, 2**64 - 1, size=int(n), dtype=np.uint64)) for n in rng.integers(0, 900, 400)]
