@@ -323,7 +323,6 @@ def test_the_benchmarks_night_reports_a_timeline_from_every_worker(tmp_path):
 def test_the_benchmarks_memory_sampler_adds_up_the_tree_it_watches_and_leaves_out_what_it_is_told():
     from bench.memory import Sampler, TreeMemory
 
-    sampler = Sampler(interval=0.01)
     # A child of this process holding 96 MB, touched (so resident), until told to end.
     child = subprocess.Popen([sys.executable, "-c", "import sys; b = bytearray(96 << 20); print('ready', flush=True); "
                               "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -331,10 +330,12 @@ def test_the_benchmarks_memory_sampler_adds_up_the_tree_it_watches_and_leaves_ou
         assert child.stdout.readline() == b"ready\n"
         with_child = TreeMemory(os.getpid()).sample()
         without_child = TreeMemory(os.getpid(), skip=child.pid).sample()
-        time.sleep(0.1)  # the sampler's rounds while the child holds its memory
+        # Stopped while the child holds its memory: the sampler's last round, at its stop,
+        # sees it however slowly the sampler started.
+        sampler = Sampler(interval=0.01)
+        peaks = sampler.stop()
     finally:
         child.communicate(b"")
-    peaks = sampler.stop()
     assert peaks["rss"] >= 96 << 20 and peaks["pss"] >= 96 << 20
     assert with_child[0] - without_child[0] >= 96 << 20
     assert with_child[1] - without_child[1] >= 96 << 20
