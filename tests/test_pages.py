@@ -522,6 +522,31 @@ def test_the_quick_read_gives_the_whole_samples_language(corpora):
     assert len(texts) > 3400 and differ == []
 
 
+def test_texts_identified_together_get_the_answers_of_each_alone(corpora):
+    from pipeline.clean.boilerplate import _sample
+
+    with gzip.open(corpora / "bbc" / "articles.jsonl.gz") as handle:
+        texts = [_sample(orjson.loads(line)["text"].split("\n")) for line in handle]
+    for name in ("in-the-wild", "synthetic", "negative", "language-names"):
+        cases = json.loads((corpora / "mojibake" / f"{name}.json").read_text(encoding="utf-8"))
+        texts += [case[key] for case in cases for key in ("original", "fixed") if key in case]
+    with gzip.open(corpora / "boilerplate" / "cleaneval_dev.jsonl.gz") as handle:
+        texts += [_sample(page["fulltext"].split("\n")) for page in map(orjson.loads, handle)]
+    # The edges: nothing to read, no feature, upper case, a lone surrogate, the quick
+    # read's length and one more, a text whose quick read is unsure.
+    german = "Der Gemeinderat hat am Dienstag den Haushalt beschlossen. " * 10
+    texts += ["", " ", "\n\n", "ЗАГОЛОВОК НОВОСТИ", "broken \ud800 half", "a" * 400, "é" * 401,
+              "Het college heeft dinsdag de begroting vastgesteld. " * 4 + german]
+    identifier = Identifier.shared()
+    alone = [identifier.classify(text) for text in texts]
+    assert identifier.classify_many(texts) == alone  # the probabilities too, to the bit
+    assert identifier.classify_many(texts[::-1]) == alone[::-1]
+    assert [identifier.classify_many([text]) for text in texts[-8:]] == [[answer] for answer in alone[-8:]]
+    assert identifier.classify_many([]) == []
+    # The Dutch lines fill the quick read, which is unsure; the whole sample is German.
+    assert identifier.classify(texts[-1][:400]) == ("nl", 0.8702) and alone[-1] == ("de", 0.5939)
+
+
 def test_varieties_count_as_their_language():
     assert Identifier.shared().classify("رسالة", macro=False)[0] == "arz"
     assert Identifier.shared().classify("رسالة")[0] == "ar"
