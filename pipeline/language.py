@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numba
+from pipeline.jit import numba  # without scipy.linalg: see pipeline.jit
 import numpy as np
 
 log = logging.getLogger("pipeline.language")

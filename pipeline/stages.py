@@ -34,6 +34,7 @@ from pipeline.io.jsonl import (
     write_jsonl,
 )
 from pipeline.io.parallel import tune_malloc
+from pipeline.language import Identifier
 from pipeline.records import Rejection, StageStats
 from pipeline.report.nightdata import top_removed
 
@@ -110,16 +111,17 @@ def _blocks(paths: Sequence[Path], size: int = 1 << 22) -> Iterator[bytes]:
 @functools.cache
 def prepare_before_forking(rules_file: Path) -> None:
     """Once per process, before Luigi forks a process per task (with several workers):
-    the rules and the compiled loops loaded (65 ms for the rules' patterns, about 0.1 s
-    for each of numba's loops), so that every task inherits them; glibc told to keep the
-    memory a process frees (``io.parallel.tune_malloc``); and the objects loaded so far
-    frozen for the garbage collector, which would otherwise walk (and so copy, page by
-    page) every one of them in each forked process."""
+    the rules, the language model and the compiled loops loaded (65 ms for the rules'
+    patterns, about 0.1 s for each of numba's loops), so that every task inherits them;
+    glibc told to keep the memory a process frees (``io.parallel.tune_malloc``); and the
+    objects loaded so far frozen for the garbage collector, which would otherwise walk
+    (and so copy, page by page) every one of them in each forked process."""
     try:
         load_rules(rules_file)
     except RulesError:
         pass  # reported by the settings check
     load_kernels()
     sitelines.load_kernels()
+    Identifier.shared().classify_many(["Warm up: the language model's loops and arrays."])
     tune_malloc()
     gc.freeze()

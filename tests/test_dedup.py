@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 
 import numpy as np
 import orjson
@@ -298,3 +300,16 @@ def test_a_docs_folder_cut_short_leaves_nothing_in_place(tmp_path):
             writer.add(docs)
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_compiled_loops_load_without_scipys_linear_algebra():
+    # pipeline.jit hides scipy.linalg from numba's first load (0.15-0.2 s of every night),
+    # and only from it: the loops run, and scipy.linalg imports afterwards.
+    code = ("import sys, pipeline.jit\n"
+            "from pipeline.language import Identifier\n"
+            "print(Identifier.shared().classify('The council voted on the budget on Tuesday.')[0])\n"
+            "print('scipy.linalg' in sys.modules)\n"
+            "import scipy.linalg\n"
+            "print(scipy.linalg.norm([3.0, 4.0]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["en", "False", "5.0"]

@@ -6,7 +6,7 @@ tested bit for bit against a plain-Python or library reference (tests/test_dedup
 
 from __future__ import annotations
 
-import numba
+from pipeline.jit import numba  # without scipy.linalg: see pipeline.jit
 import numpy as np
 
 # An odd 64-bit constant (2^64 / golden ratio): the multiplier that combines a shingle's

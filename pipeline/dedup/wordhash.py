@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 
-import numba
+from pipeline.jit import numba  # without scipy.linalg: see pipeline.jit
 import numpy as np
 import xxhash
 
