@@ -19,7 +19,7 @@ from pipeline.clean.lineclass import ClassifierSettings, Stoplists, main_text
 from pipeline.clean.rules import RulesError, SiteLineSettings, load_rules
 from pipeline.clean.sitelines import SiteCounts, line_hashes_of_texts, line_key
 from pipeline.text import has_more_words, squeeze_spaces, word_count
-from tests.conftest import Night
+from tests.conftest import SAMPLES, Night
 
 RULES = load_rules()
 
@@ -614,3 +614,18 @@ def test_a_barrier_printed_after_every_item_is_no_barrier():
     no_limit = dataclasses.replace(RULES, classifier=dataclasses.replace(RULES.classifier, barrier_repeats=0))
     result = clean_lines(None, page, list(range(1, len(page) + 1)), CleanContext(no_limit), None, "page.jsonl")
     assert page[9] not in result.text.split("\n")  # each answer alone is worth less than a barrier
+
+
+def test_a_rule_set_remembers_its_rules_answers(monkeypatch):
+    from pipeline.clean import rules as rules_module
+
+    monkeypatch.setattr(rules_module, "MEMO_LINES", 40)
+    rule_set = load_rules().rule_set("https://www.harbour-times.example/news/1", "harbour-times.txt")
+    lines = [line for path in sorted((SAMPLES / "2026-11-27").glob("*.txt"))
+             for line in path.read_text(encoding="utf-8", errors="replace").split("\n") if line.strip()]
+    lines += ["  Advertisement  ", "ADVERTISEMENT", "Share this article", "Plus de 12 commentaires"]
+    expected = [next((rule.name for rule in rule_set.rules if rule.matches(line)), None) for line in lines]
+    assert len(set(lines)) > 40 and sum(name is not None for name in expected) > 5  # both kinds, past the limit
+    for _ in range(2):  # the second time, from what it remembers where it can
+        assert [getattr(rule_set.removing(line, line.strip()), "name", None) for line in lines] == expected
+        assert len(rule_set._memo) <= 40

@@ -214,30 +214,19 @@ def rule_lines(
     stripped = [line.strip() for line in lines]
     dropped, captions = layout_rules(title, lines, rule_set.marker, stripped)
     has_layout = any(rule == "widget_marker" for rule in dropped.values())
-    longest_rule = rule_set.longest
     barriers: set[int] = set()
     for j, line in enumerate(lines):
         if j in dropped or not stripped[j]:
             continue
-        if line.isascii():
-            words = word_count(line, longest_rule)  # quick for ASCII
-            if words > longest_rule:
-                continue  # a paragraph longer than any rule's reach
-        elif has_more_words(line, longest_rule):
-            continue
-        else:
-            words = word_count(line)
-        lowered = line.lower()
-        for rule in rule_set.by_words[words]:  # the rules that reach a line this long
-            if rule.removes(stripped[j], words, lowered):
-                dropped[j] = rule.name
-                if rule.barrier:
-                    barriers.add(j)
-                if rule.action == "caption":
-                    caption = _key(line)
-                    if caption not in captions:
-                        captions.append(caption)
-                break
+        rule = rule_set.removing(line, stripped[j])
+        if rule is not None:
+            dropped[j] = rule.name
+            if rule.barrier:
+                barriers.add(j)
+            if rule.action == "caption":
+                caption = _key(line)
+                if caption not in captions:
+                    captions.append(caption)
     repeated = context.site_boilerplate.get(site_of(url, file), set())
     if repeated:
         if line_hashes is None:

@@ -23,7 +23,7 @@ from typing import Any
 import regex
 
 from pipeline import shipped
-from pipeline.text import url_host, word_count
+from pipeline.text import has_more_words, url_host, word_count
 
 DEFAULT_RULES_PATH = shipped.RULES
 DEFAULT_MAX_WORDS = 12
@@ -187,6 +187,11 @@ class RuleSet:
     # than the last index is out of every rule's reach.
     by_words: tuple[tuple[LineRule, ...], ...]
 
+    # The answers of :meth:`removing` for lines within reach: a site prints the same
+    # short lines on page after page (bylines, captions, widgets, "Read more"), so most
+    # lines a rule could remove were seen before. Emptied when it holds MEMO_LINES.
+    _memo: dict[str, "LineRule | None"] = field(default_factory=dict, compare=False, repr=False)
+
     @classmethod
     def make(cls, marker: str, rules: tuple[LineRule, ...]) -> "RuleSet":
         longest = max((rule.max_words for rule in rules), default=0)
@@ -197,6 +202,38 @@ class RuleSet:
     def longest(self) -> int:
         """The most words a line can have and still be removed by a rule."""
         return len(self.by_words) - 1
+
+    def removing(self, line: str, stripped: str) -> "LineRule | None":
+        """The first rule that removes ``line`` (not blank; ``stripped``: without its
+        surrounding spaces), or None.
+
+        >>> ad = LineRule.make({"name": "ad", "comment": "ads", "pattern": "^advertisement$"}, "t")
+        >>> rules = RuleSet.make("TT", (ad,))
+        >>> rules.removing("Advertisement ", "Advertisement").name, rules.removing("Adverts ran", "Adverts ran")
+        ('ad', None)
+        """
+        known = self._memo.get(line, _UNSEEN)
+        if known is not _UNSEEN:
+            return known
+        longest = self.longest
+        if line.isascii():
+            words = word_count(line, longest)  # quick for ASCII
+            if words > longest:
+                return None  # a paragraph longer than any rule's reach
+        elif has_more_words(line, longest):
+            return None
+        else:
+            words = word_count(line)
+        lowered = line.lower()
+        found = next((rule for rule in self.by_words[words] if rule.removes(stripped, words, lowered)), None)
+        if len(self._memo) >= MEMO_LINES:
+            self._memo.clear()
+        self._memo[line] = found
+        return found
+
+
+MEMO_LINES = 1 << 16
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
