@@ -385,6 +385,77 @@ def test_at_every_call_trafilatura_makes_the_tests_give_its_expressions_elements
     assert min(calls.values()) >= 2 * len(trees)
 
 
+# --- extraction from the chain's own tree ---------------------------------------------------------
+
+
+def test_owntree_finds_trafilatura_as_it_read_it_and_puts_it_back(monkeypatch):
+    from trafilatura import core, utils
+    from trafilatura.utils import load_html
+
+    from pipeline.read import owntree
+
+    tree = load_html("<html><body><p>One short page.</p></body></html>")
+    originals = (core.load_html, core._prepare_tree, utils.INVALID_XML_CHARS)
+    with owntree.installed() as trees:
+        assert trees  # the pinned trafilatura is the one read
+        assert core.load_html is not originals[0] and core._prepare_tree is not originals[1]
+        assert utils.INVALID_XML_CHARS.pattern is originals[2]
+        assert core.load_html(owntree.given(tree)) is tree and owntree.given(tree).tree is tree
+        assert core.load_html("<html><body><p>x</p><p>y</p></body></html>") is not None
+    assert (core.load_html, core._prepare_tree, utils.INVALID_XML_CHARS) == originals and owntree.given(tree) is tree
+    with pytest.raises(RuntimeError), owntree.installed():
+        raise RuntimeError("an extraction fails")
+    assert (core.load_html, core._prepare_tree, utils.INVALID_XML_CHARS) == originals
+    # Another trafilatura's functions: the trees are left to it (it copies them).
+    monkeypatch.setitem(owntree.SOURCES, "_prepare_tree", "0" * 16)
+    owntree._unchanged.cache_clear()
+    try:
+        with owntree.installed() as trees:
+            assert not trees and core.load_html is originals[0] and owntree.given(tree) is tree
+            assert utils.INVALID_XML_CHARS is not originals[2]  # the quick check stays: it is about the pattern
+    finally:
+        monkeypatch.undo()
+        owntree._unchanged.cache_clear()
+
+
+def test_the_quick_check_finds_the_characters_trafilatura_removes():
+    from trafilatura.utils import INVALID_XML_CHARS
+
+    from pipeline.read.owntree import INVALID_XML_CHARS as quoted, has_invalid_xml_chars
+
+    assert INVALID_XML_CHARS.pattern == quoted
+    characters = [chr(c) for c in range(0x100)] + ["\u2028", "\ud800", "\udfff", "\ufeff", "\ufffd", "\ufffe",
+                                                    "\uffff", "\U0001f600"]
+    for c in characters:
+        for text in (c, f"Café {c} au lait", f"{c}x", f"日本{c}"):
+            assert has_invalid_xml_chars(text) == bool(INVALID_XML_CHARS.search(text)), repr(text)
+
+
+def test_extracting_from_the_chains_own_tree_gives_trafilaturas_articles(corpora):
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    from pipeline.read import owntree
+
+    options = dict(favor_precision=True, include_tables=True, include_comments=False, deduplicate=False)
+    pages = [decode_page(path.read_bytes(), None).text for path in sorted(SAMPLES.glob("*.html"))]
+    pages.append(pages[0].replace("<p>", "<p>\x0c", 3))  # characters its loader removes
+    folder = corpora / "boilerplate" / "html" / "scrapinghub_aeb"
+    pages += [decode_page(gzip.decompress(path.read_bytes()), None).text for path in sorted(folder.glob("*.html.gz"))]
+    assert len(pages) == 2 + 1 + 181
+    changed = 0
+    for html in pages:
+        for fast in (True, False):
+            expected = trafilatura.bare_extraction(html, fast=fast, **options)
+            with owntree.installed():
+                tree = load_html(html)
+                before = lxml.etree.tostring(tree)
+                found = trafilatura.bare_extraction(owntree.given(tree), fast=fast, **options)
+            assert (found and found.text) == (expected and expected.text)
+            changed += lxml.etree.tostring(tree) != before
+    assert changed >= len(pages)  # extracted from the tree itself: no copy
+
+
 # --- WARC files ---------------------------------------------------------------------------------
 
 

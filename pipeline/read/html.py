@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import lxml.etree
 
 from pipeline.clean.rules import HtmlSettings
-from pipeline.read import expressions
+from pipeline.read import expressions, owntree
 from pipeline.read.budget import OverBudget, PageBudget, page_budget
 from pipeline.read.charset import DecodedPage, decode_page
 from pipeline.read.pagemeta import page_metadata
@@ -297,16 +297,13 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
     mode first when the settings say so (``fast_below_words``), its full mode (with its
     fallback extractors) when the fast one found less text than that.
 
-    The page is parsed once, by trafilatura's own loader, and its metadata read once
-    (``pagemeta.page_metadata``); each mode then extracts from a copy of that tree (which
-    ``bare_extraction`` makes of a tree it is given), as it would from the markup."""
+    The page is parsed once, by trafilatura's own loader, and its metadata read from that
+    tree (``pagemeta.page_metadata``); the first mode then extracts from the tree itself
+    (``owntree``), and the full mode after the fast one from the markup, as it would."""
     import trafilatura  # imported in the process that extracts: 0.3 s, needed only for pages
     from trafilatura.utils import load_html
 
     _quiet_trafilatura()
-    tree = load_html(html)
-    if tree is None:
-        return None
     options = dict(
         url=page.url,
         favor_precision=settings.favor_precision,
@@ -319,16 +316,24 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
         deduplicate=False,  # a process-wide cache: results would depend on the pages before
     )
     document = None
-    with expressions.installed():  # its costliest expressions, as Python tests
+    # Its costliest expressions as Python tests, and no copies of the tree but those it reads.
+    with expressions.installed(), owntree.installed():
+        tree = load_html(html)
+        if tree is None:
+            return None
+        metadata = page_metadata(tree, page.url, page.date)  # first: the extraction changes the tree
         if settings.fast_below_words:
-            document = trafilatura.bare_extraction(tree, fast=True, **options)
+            document = trafilatura.bare_extraction(owntree.given(tree), fast=True, **options)
             if document is not None and len((document.text or "").split()) < settings.fast_below_words:
                 document = None  # too little: the full mode, with its fallback extractors
+            source = html  # the fast mode changed the tree: the full mode reads the markup
+        else:
+            source = owntree.given(tree)
         if document is None:
-            document = trafilatura.bare_extraction(tree, **options)
+            document = trafilatura.bare_extraction(source, **options)
     if document is None:
         return None
-    return {"text": document.text, **page_metadata(tree, page.url, page.date)}
+    return {"text": document.text, **metadata}
 
 
 def _record_text_article(page: Page, why: str) -> Article:
