@@ -146,10 +146,17 @@ def test_every_visible_block_is_either_kept_or_accounted_for():
        blocks=st.lists(st.lists(st.sampled_from(["a", "b", "ab", "a.", "B"]), max_size=4), max_size=12))
 def test_whole_blocks_are_found_as_a_substring_search_finds_them(text, blocks):
     text, blocks = " ".join(text), [" ".join(block) for block in blocks]
-    assert WholeBlocks(text).found(blocks) == [f" {block} " in f" {text} " for block in blocks]
+    expected = [f" {block} " in f" {text} " for block in blocks]
+    assert WholeBlocks(text).found(blocks) == expected
+
+    class Indexed(WholeBlocks):
+        SEARCH = 0  # the words' places, as for a page too long for the search
+
+    assert Indexed(text).found(blocks) == expected
 
 
 def test_a_page_too_complex_to_account_for_is_rejected_not_left_running(monkeypatch):
+    monkeypatch.setattr(WholeBlocks, "SEARCH", 1000)
     monkeypatch.setattr(WholeBlocks, "WORK", 1000)
     # Forty blocks, each of words found everywhere in the text: each is looked for at
     # hundreds of places.
