@@ -99,9 +99,9 @@ def visible_blocks(tree: lxml.etree._Element) -> list[tuple[lxml.etree._Element,
     stack: list[_Block] = []  # the open elements' blocks
     walker = lxml.etree.iterwalk(tree, events=("start", "end"))
     for event, element in walker:
-        tag = element.tag if isinstance(element.tag, str) else None
+        tag = element.tag  # a string, or a function for comments and the like
         if event == "start":
-            if tag is None or tag in INVISIBLE_TAGS:
+            if tag.__class__ is not str or tag in INVISIBLE_TAGS:
                 walker.skip_subtree()  # the end event still comes, with the tail
                 stack.append(stack[-1] if stack else _Block(element))
                 continue
@@ -112,20 +112,22 @@ def visible_blocks(tree: lxml.etree._Element) -> list[tuple[lxml.etree._Element,
                 block = stack[-1]
             if tag == "br":
                 block.parts.append("\n")
-            if element.text:
-                block.parts.append(element.text)
+            text = element.text
+            if text:
+                block.parts.append(text)
             stack.append(block)
         else:
             block = stack.pop()
-            if element.tail:
-                if tag in BLOCK_TAGS and stack:
+            tail = element.tail
+            if tail and stack:
+                if tag in BLOCK_TAGS:
                     # Text after a block element is a new block of its parent's.
-                    tail = _Block(element.getparent())
-                    blocks.append(tail)
-                    stack[-1] = tail
-                    tail.parts.append(element.tail)
-                elif stack:
-                    stack[-1].parts.append(element.tail)
+                    after = _Block(element.getparent())
+                    blocks.append(after)
+                    stack[-1] = after
+                    after.parts.append(tail)
+                else:
+                    stack[-1].parts.append(tail)
     out = []
     for block in blocks:
         line = None
