@@ -310,7 +310,7 @@ def _grams(tokens: Sequence[str]) -> set[tuple[str, ...]]:
     """A line's word 4-grams (a shorter line: its words as one)."""
     if len(tokens) < 4:
         return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[j : j + 4]) for j in range(len(tokens) - 3)}
+    return set(zip(tokens, tokens[1:], tokens[2:], tokens[3:]))  # the tuples made in C
 
 
 def _score_echoes(tokens: dict[int, list[str]], indexes: Sequence[int], feats: dict[int, LineFeatures],
