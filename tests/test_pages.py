@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bench.evaluation import score_texts
 from bench.language import KNOWN_MISSES, PERSON_CAN_TELL
 from bench.warcs import Fetched, chunked, gzipped, write_warc
-from pipeline.clean.rules import HtmlSettings
+from pipeline.clean.rules import HtmlSettings, load_rules
 from pipeline.language import SAMPLE_CHARS, Identifier
 from pipeline.read.charset import decode_page, web_codec
 from pipeline.read.html import _PARSER, Page, WholeBlocks, extract, visible_blocks
@@ -425,6 +425,23 @@ def test_owntree_finds_trafilatura_as_it_read_it_and_puts_it_back(monkeypatch):
         owntree._unchanged.cache_clear()
 
 
+def test_the_metadata_read_first_fails_a_page_only_where_it_did_when_read_after(monkeypatch):
+    # The metadata is now read before the extraction (which changes the tree): its error
+    # still counts only for a page that has an article, as when it was read after it.
+    from pipeline.read import html as html_module
+
+    def deep(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(html_module, "page_metadata", deep)
+    settings = load_rules().html
+    with_article = extract(Page(file="p.html", index=0, date="2026-11-28", html=PAGE), settings)
+    menu = b"<html><head><title>T</title></head><body><nav><a href='/'>Home</a></nav><div></div></body></html>"
+    without = extract(Page(file="e.html", index=0, date="2026-11-28", html=menu), settings)
+    assert with_article.rejection.reason == "HTML nested too deeply to extract"
+    assert without.rejection.reason == "no article text found in the page"
+
+
 def test_the_quick_check_finds_the_characters_trafilatura_removes():
     from trafilatura.utils import INVALID_XML_CHARS
 
@@ -600,7 +617,9 @@ def test_the_quick_read_gives_the_whole_samples_language(corpora):
     assert len(texts) > 3400 and differ == []
 
 
-def test_texts_identified_together_get_the_answers_of_each_alone(corpora):
+def test_texts_identified_together_get_the_answers_of_each_alone(corpora, monkeypatch):
+    from pipeline import language
+
     from pipeline.clean.boilerplate import _sample
 
     with gzip.open(corpora / "bbc" / "articles.jsonl.gz") as handle:
@@ -618,6 +637,8 @@ def test_texts_identified_together_get_the_answers_of_each_alone(corpora):
     identifier = Identifier.shared()
     alone = [identifier.classify(text) for text in texts]
     assert identifier.classify_many(texts) == alone  # the probabilities too, to the bit
+    monkeypatch.setattr(language, "BLOCK_TEXTS", 7)  # a long list, a block at a time
+    assert identifier.classify_many(texts) == alone
     assert identifier.classify_many(texts[::-1]) == alone[::-1]
     assert [identifier.classify_many([text]) for text in texts[-8:]] == [[answer] for answer in alone[-8:]]
     assert identifier.classify_many([]) == []

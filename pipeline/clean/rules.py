@@ -232,7 +232,7 @@ class RuleSet:
         return found
 
 
-MEMO_LINES = 1 << 16
+MEMO_LINES = 1 << 14  # about 3 MB of lines a rule set (one per combination of sites)
 _UNSEEN = object()
 
 

@@ -337,7 +337,10 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
         tree = load_html(html)
         if tree is None:
             return None
-        metadata = page_metadata(tree, page.url, page.date)  # first: the extraction changes the tree
+        try:  # first: the extraction changes the tree
+            metadata, failed = page_metadata(tree, page.url, page.date), None
+        except Exception as error:  # raised only for a page with an article, as when read after it
+            metadata, failed = {}, error
         if settings.fast_below_words:
             document = trafilatura.bare_extraction(owntree.given(tree), fast=True, **options)
             if document is not None and len((document.text or "").split()) < settings.fast_below_words:
@@ -349,6 +352,8 @@ def _trafilatura(html: str, page: Page, settings: HtmlSettings) -> dict | None:
             document = trafilatura.bare_extraction(source, **options)
     if document is None:
         return None
+    if failed is not None:
+        raise failed
     return {"text": document.text, **metadata}
 
 
