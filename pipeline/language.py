@@ -3,10 +3,11 @@
 py3langid (langid.py's maintained fork) scores byte n-grams with a naive Bayes model of
 97 languages and a few dialects. Its reference ``classify`` walks the n-gram automaton
 one byte at a time in Python, 2 microseconds a byte (800 BBC articles a second, slower
-than the rest of the pipeline together); :func:`walk` does the same walk compiled (37 ns
-a byte, a cache miss each), and the scoring is py3langid's own, step for step (summed
-in double precision, where py3langid sums in single), so the answer is the library's
-(tested equal on every BBC article and every mojibake case; the probability to 0.0001).
+than the rest of the pipeline together); :func:`walk_many` does the same walk compiled,
+sixteen texts side by side (a cache miss a byte each, which the CPU then fetches
+together), and the scoring is py3langid's own, step for step (summed in double precision,
+where py3langid sums in single), so the answer is the library's (tested equal on every
+BBC article and every mojibake case; the probability to 0.0001).
 
 >>> Identifier.shared().classify("Le conseil municipal a voté le budget de la ville mardi soir.")
 ('fr', 0.9892)
@@ -27,7 +28,6 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
-import math
 import os
 import tempfile
 import unicodedata
@@ -62,41 +62,6 @@ _LAYOUT = 1  # of the cached arrays (part of the cache folder's name)
 _ARRAYS = ("ptc", "pc", "classes", "nextmove", "rowbase", "out_feat")
 
 
-@numba.njit(cache=True, nogil=True)
-def walk(data: np.ndarray, nextmove: np.ndarray, rowbase: np.ndarray, out_feat: np.ndarray,
-         scratch: np.ndarray):
-    """The automaton's features met walking ``data`` (bytes), in the order first met,
-    and how often each; ``scratch`` (one int32 per feature, all zero) is left zero."""
-    order = np.empty(len(data), dtype=np.int64)
-    distinct, state = 0, 0
-    for i in range(len(data)):
-        state = nextmove[rowbase[state] + data[i]]
-        feature = out_feat[state]
-        if feature >= 0:
-            if scratch[feature] == 0:
-                order[distinct] = feature
-                distinct += 1
-            scratch[feature] += 1
-    counts = np.empty(distinct, dtype=np.float32)
-    for j in range(distinct):
-        counts[j] = scratch[order[j]]
-        scratch[order[j]] = 0
-    return order[:distinct], counts
-
-
-@numba.njit(cache=True, nogil=True)
-def class_scores(features: np.ndarray, counts: np.ndarray, ptc: np.ndarray, pc: np.ndarray) -> np.ndarray:
-    """Each class's log score: ``log1p(counts) @ ptc[features] + pc``, summed in double
-    precision row by row (the rows read in place: no copy of the gathered rows)."""
-    scores = pc.astype(np.float64)
-    for k in range(len(features)):
-        weight = np.log1p(np.float64(counts[k]))
-        row = features[k]
-        for c in range(ptc.shape[1]):
-            scores[c] += weight * ptc[row, c]
-    return scores
-
-
 # Texts walked at once by :func:`walk_many`. Each step of a walk waits for the row its
 # last byte chose (the automaton is 39 MB, so most steps miss the CPU's caches); walks
 # of different texts do not wait for each other, so the CPU fetches their rows together.
@@ -114,6 +79,8 @@ def walk_many(data: np.ndarray, starts: np.ndarray, nextmove: np.ndarray, rowbas
     texts = len(starts) - 1
     features = np.empty(len(data), dtype=np.int32)
     met = np.zeros(texts, dtype=np.int64)
+    if texts == 0:
+        return features, met
     lanes = max(1, min(lanes, texts))
     text = np.empty(lanes, dtype=np.int64)  # each lane's text (-1: none left)
     position = np.empty(lanes, dtype=np.int64)
@@ -158,8 +125,9 @@ def walk_many(data: np.ndarray, starts: np.ndarray, nextmove: np.ndarray, rowbas
 def scores_many(features: np.ndarray, starts: np.ndarray, met: np.ndarray, ptc: np.ndarray, pc: np.ndarray,
                 scratch: np.ndarray) -> np.ndarray:
     """Each text's class scores from its features met (:func:`walk_many`): row t is
-    :func:`class_scores` of its distinct features in the order first met and their
-    counts, or zeros when it met none; ``scratch`` is left zero."""
+    ``log1p(counts) @ ptc[features] + pc`` over its distinct features in the order first
+    met, summed in double precision (the model's rows read in place), or zeros when it
+    met none; ``scratch`` (one int32 per feature, all zero) is left zero."""
     texts, classes = len(met), ptc.shape[1]
     scores = np.zeros((texts, classes), dtype=np.float64)
     order = np.empty(int(met.max()) if texts else 0, dtype=np.int64)
@@ -253,21 +221,25 @@ class Identifier:
         return self._classify(text[:SAMPLE_CHARS], macro)
 
     def classify_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        """:meth:`classify` of each text (with ``macro`` and ``quick``), the same answers,
-        with the texts walked together (:func:`walk_many`): 40 microseconds an article
-        instead of 75 to 110."""
+        """:meth:`classify` of each text (with ``macro`` and ``quick``), the texts walked
+        together: about twice as fast as one at a time (``python -m bench.language``)."""
         if len(texts) > BLOCK_TEXTS:  # the arrays stay small, whatever the caller gives
             return [answer for at in range(0, len(texts), BLOCK_TEXTS)
                     for answer in self.classify_many(texts[at : at + BLOCK_TEXTS])]
-        answers = self._classify_many([text[:QUICK_CHARS] if len(text) > QUICK_CHARS else text[:SAMPLE_CHARS]
-                                       for text in texts])
+        answers = self._identify([text[:QUICK_CHARS] if len(text) > QUICK_CHARS else text[:SAMPLE_CHARS]
+                                  for text in texts], macro=True)
         unsure = [i for i, (text, (_, probability)) in enumerate(zip(texts, answers))
                   if len(text) > QUICK_CHARS and probability < QUICK_SURE]
-        for i, answer in zip(unsure, self._classify_many([texts[i][:SAMPLE_CHARS] for i in unsure])):
+        for i, answer in zip(unsure, self._identify([texts[i][:SAMPLE_CHARS] for i in unsure], macro=True)):
             answers[i] = answer
         return answers
 
-    def _classify_many(self, samples: list[str]) -> list[tuple[str, float]]:
+    def _classify(self, text: str, macro: bool) -> tuple[str, float]:
+        return self._identify([text], macro)[0]
+
+    def _identify(self, samples: list[str], macro: bool) -> list[tuple[str, float]]:
+        """Each sample's most probable language (or variety, without ``macro``) and its
+        probability, rounded to 4 places."""
         if not samples:
             return []
         data = [unicodedata.normalize("NFC", text.lower() if text.isupper() else text)
@@ -276,45 +248,26 @@ class Identifier:
         np.cumsum([len(d) for d in data], out=starts[1:])
         features, met = walk_many(np.frombuffer(b"".join(data), dtype=np.uint8), starts, self.nextmove,
                                   self.rowbase, self.out_feat, LANES)
+        # No feature at all: a row of zeros, every language equally likely.
         scores = scores_many(features, starts, met, self.ptc, self.pc, self._scratch)
-        # The rest as _classify does it, row by row, so each answer is the same to the bit.
-        lengths = np.diff(starts)
-        scores *= (1.0 / np.sqrt(np.maximum(lengths, 1).astype(np.float64)))[:, None]
+        # py3langid's temperature, calibrated across lengths; then normalised probabilities.
+        scores *= (1.0 / np.sqrt(np.maximum(np.diff(starts), 1).astype(np.float64)))[:, None]
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
         for i, j in self._aliases:
             scores[:, i] += scores[:, j]
             scores[:, j] = 0.0
-        languages = np.zeros((len(samples), len(self._codes)))
-        for i, code in enumerate(self._code_of_class.tolist()):
-            languages[:, code] += scores[:, i]
-        best = languages.argmax(axis=1)
-        sure = languages[np.arange(len(samples)), best]
-        return [(self._codes[b], round(p, 4)) for b, p in zip(best.tolist(), sure.tolist())]
-
-    def _classify(self, text: str, macro: bool) -> tuple[str, float]:
-        if text.isupper():
-            text = text.lower()
-        data = unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
-        features, counts = walk(np.frombuffer(data, dtype=np.uint8), self.nextmove, self.rowbase,
-                                self.out_feat, self._scratch)
-        if len(features):
-            scores = class_scores(features, counts, self.ptc, self.pc)
-        else:  # no feature at all: every language equally likely
-            scores = np.zeros(len(self.classes))
-        scores *= 1.0 / math.sqrt(len(data) or 1)  # py3langid's temperature: calibrated across lengths
-        np.exp(scores - scores.max(), out=scores)
-        scores /= scores.sum()
-        for i, j in self._aliases:
-            scores[i] += scores[j]
-            scores[j] = 0.0
-        if not macro:
-            best = int(scores.argmax())
-            return self.classes[best], round(float(scores[best]), 4)
-        languages = np.bincount(self._code_of_class, weights=scores, minlength=len(self._codes))
-        best = int(languages.argmax())
-        return self._codes[best], round(float(languages[best]), 4)
+        if macro:
+            labels = self._codes
+            found = np.zeros((len(samples), len(self._codes)))
+            for i, code in enumerate(self._code_of_class.tolist()):
+                found[:, code] += scores[:, i]
+        else:
+            labels, found = self.classes, scores
+        best = found.argmax(axis=1)
+        sure = found[np.arange(len(samples)), best]
+        return [(labels[b], round(p, 4)) for b, p in zip(best.tolist(), sure.tolist())]
 
 
 def load() -> Identifier:
