@@ -399,6 +399,19 @@ def test_word_count_is_the_regex_count(text):
     assert [has_more_words(text, limit) for limit in range(4)] == [count > limit for limit in range(4)]
 
 
+def test_a_long_texts_word_count_under_a_limit_is_read_from_its_head_when_that_is_enough():
+    # The head is 16 characters a word of the limit: words that straddle its end, texts of
+    # spaces only past it, and counts just under, at and over the limit.
+    texts = ["word " * 40, "a" * 15 + " " + "b" * 40 + " c", " " * 70 + "late words here", "x," * 50,
+             "one " * 3 + " " * 200, "é " * 5 + "ascii then", "It's 3 o'clock -- U.S. troops, 3rd_wave " * 6]
+    for text in texts:
+        count = len(regex.findall(r"\w+", text))
+        for limit in (0, 1, 2, 3, 4, 5, 19, count - 1, count, count + 1):
+            if limit >= 0:
+                assert word_count(text, limit) == min(count, limit + 1), (text[:20], limit)
+                assert has_more_words(text, limit) == (count > limit)
+
+
 # --- the classifier's structure: sentence ends, the headline, repeated lines ---------------------
 
 
