@@ -27,6 +27,7 @@ import ftfy
 from ftfy.badness import is_bad
 
 from pipeline.records import Article
+from pipeline.text import holds_ascii
 
 FTFY_CONFIG = ftfy.TextFixerConfig(
     # Plain text may carry entities (&amp; &#8217;) from a scraper; but when a '<'
@@ -72,10 +73,8 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 
 
 def _has_control(text: str) -> bool:
-    """Whether text holds one of ``_CONTROL_BYTES`` (UTF-8 only ever encodes those
-    characters as those bytes; deleting bytes is quicker than a regex search)."""
-    encoded = text.encode("utf-8", "surrogatepass")
-    return len(encoded.translate(None, _CONTROL_BYTES)) != len(encoded)
+    """Whether text holds one of ``_CONTROL_BYTES``."""
+    return holds_ascii(text, _CONTROL_BYTES)
 
 
 # Characters ftfy's non-encoding fixers act on in non-ASCII text: C1 controls,

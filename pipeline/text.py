@@ -110,6 +110,18 @@ def squeeze_spaces(line: str) -> str:
     return " ".join(line.split())
 
 
+def holds_ascii(text: str, characters: bytes) -> bool:
+    """Whether ``text`` holds one of ``characters`` (each below U+0080, as bytes): UTF-8
+    encodes such a character as that byte and no other character's bytes hold one, so
+    deleting them from the encoded text tells, quicker than a regex search.
+
+    >>> holds_ascii("Café\u00a0au lait", b"\x0b\x0c"), holds_ascii("a\x0cb", b"\x0b\x0c")
+    (False, True)
+    """
+    encoded = text.encode("utf-8", "surrogatepass")
+    return len(encoded.translate(None, characters)) != len(encoded)
+
+
 def url_host(url: str | None) -> str | None:
     """The host of a URL, lower-cased, without ``www.``.
 

@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from pipeline.text import holds_ascii
+
 # The functions whose code makes the copies skipped here safe to skip, by the SHA-256 of
 # their source (its first 16 hex digits), as trafilatura 2.3.1 has them.
 SOURCES = {
@@ -54,16 +56,12 @@ class Given:
 
 
 def has_invalid_xml_chars(text: str) -> bool:
-    """Whether ``text`` holds a character of :data:`INVALID_XML_CHARS`: in UTF-8, a
-    character below U+0080 is its own byte and no other character's bytes hold one.
+    """Whether ``text`` holds a character of :data:`INVALID_XML_CHARS`.
 
     >>> has_invalid_xml_chars("<p>Café\\u00a0au lait</p>"), has_invalid_xml_chars("<p>a\\x0cb</p>")
     (False, True)
     """
-    if "\ufffe" in text or "\uffff" in text:
-        return True
-    data = text.encode("utf-8", "surrogatepass")
-    return len(data.translate(None, _INVALID_BYTES)) != len(data)
+    return "\ufffe" in text or "\uffff" in text or holds_ascii(text, _INVALID_BYTES)
 
 
 class _QuickSubstitution:
