@@ -214,6 +214,30 @@ def test_a_run_killed_at_any_point_then_rerun_gives_the_same_outputs(tmp_path):
     assert not [p for p in (killed / "out").rglob("*.tmp")]
 
 
+def test_a_run_killed_while_it_recorded_its_settings_records_them_when_run_again(tmp_path):
+    # Killed between writing run.json's temporary file and linking it into place: the
+    # stages folder holds only that file. The next run clears it and records its settings
+    # (before, it took the folder for a night started by a version that kept no record:
+    # no run.json, so a resume with other settings was not stopped, and the temporary
+    # file stayed among the outputs).
+    import socket
+
+    reference = tmp_path / "reference"
+    shutil.copytree(SAMPLES / SAMPLE_NIGHT, reference / "raw" / SAMPLE_NIGHT)
+    assert luigi_cli(reference).returncode == 0
+    killed = tmp_path / "killed"
+    shutil.copytree(reference / "raw", killed / "raw")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stages = killed / "out" / SAMPLE_NIGHT / "stages"
+    stages.mkdir(parents=True)
+    (stages / f".run.json.{socket.gethostname()}-{gone.pid}.k1ll3d.tmp").write_bytes(b'{\n  "dedup": "shin')
+    assert luigi_cli(killed).returncode == 0
+    assert output_bytes(killed) == output_bytes(reference)
+    assert (stages / "run.json").read_bytes() == (reference / "out" / SAMPLE_NIGHT / "stages" / "run.json").read_bytes()
+    assert not [p for p in (killed / "out").rglob("*.tmp")]
+
+
 # --- late files and reruns ----------------------------------------------------------------
 
 

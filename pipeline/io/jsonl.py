@@ -30,18 +30,28 @@ def dumps(record: Any) -> bytes:
     return orjson.dumps(record, option=_DUMP_OPTIONS)
 
 
+def clear_stale_temporaries(path: Path) -> None:
+    """A run killed mid-write leaves its temporary file of ``path`` behind; the next writer
+    of the same file clears it, unless the run that made it is still alive (two runs of a
+    night at once, or another machine's run): temporary files are private to a run."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if not owner_alive(stale.name[len(path.name) + 2 : -len(".tmp")]):
+            _remove_quietly(str(stale))
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a file being written (or left by a killed run) under a
+    temporary name, not an output: ``.NAME.TAG.tmp``."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
 @contextmanager
 def atomic_writer(path: Path | str) -> Iterator[BinaryIO]:
     """Open ``path`` for binary writing; it appears, complete, only on success."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # A run killed mid-write leaves its temporary file behind; the next writer of the
-        # same file clears it, unless the run that made it is still alive (two runs of a
-        # night at once, or another machine's run): temporary files are private to a run.
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-            if not owner_alive(stale.name[len(path.name) + 2 : -len(".tmp")]):
-                _remove_quietly(str(stale))
+        clear_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{run_tag()}.", suffix=".tmp", dir=path.parent)
         # mkstemp makes the file private (0600); an output is as readable as any file
         # the process creates (0644 under umask 022), for the web server or next job.
@@ -147,6 +157,7 @@ def claim_file(path: Path | str, content: bytes) -> None:
     """Create ``path`` holding ``content``, complete, unless it exists: then
     ``FileExistsError`` (of two processes claiming it at once, exactly one succeeds)."""
     path = Path(path)
+    clear_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{run_tag()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())

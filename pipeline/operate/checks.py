@@ -31,7 +31,7 @@ from pipeline.dedup.history import (
     window_problems,
 )
 from pipeline.dedup.history.files import checksum
-from pipeline.io.jsonl import claim_file
+from pipeline.io.jsonl import claim_file, is_temporary
 from pipeline.operate.exits import Exit, refuse
 from pipeline.settings import SettingError, Settings, check, dedup_config, rules_path
 
@@ -185,8 +185,10 @@ def same_settings_as_started(stages: Path, night: str) -> None:
     if key in _same_settings and record.exists():
         return  # checked already in this process (Luigi asks each task's requires() again)
     try:
-        if not record.exists() and stages.is_dir() and any(stages.iterdir()):
-            return  # started by a version that kept no record: its settings are not known
+        if not record.exists() and stages.is_dir() and any(not is_temporary(p) for p in stages.iterdir()):
+            # Started by a version that kept no record: its settings are not known. (A
+            # record a killed run was writing is not a start: it is cleared and claimed.)
+            return
         stages.mkdir(parents=True, exist_ok=True)
         claim_file(record, orjson.dumps(mine, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     except FileExistsError:
