@@ -337,10 +337,13 @@ def test_two_luigi_clients_started_separately_finish_one_night_together(tmp_path
 
     from tests.test_operations import make_busy_night
 
+    # Shards of 10 files: about 80 tasks, so that the night lasts well past the second
+    # client's start however fast the chain gets (with 40 files a shard, a faster chain
+    # let the first client finish the night alone).
     reference = tmp_path / "reference"
     make_busy_night(reference)
     redis.Redis.from_url(redis_url).flushdb()
-    assert luigi(reference, SAMPLE_NIGHT, "--local-scheduler", "--pipeline-shard-files", "40",
+    assert luigi(reference, SAMPLE_NIGHT, "--local-scheduler", "--pipeline-shard-files", "10",
                  "--pipeline-index-url", redis_url, *folders(reference)).returncode == 0
     shared = tmp_path / "shared"
     shutil.copytree(reference / "raw", shared / "raw")
@@ -356,7 +359,7 @@ def test_two_luigi_clients_started_separately_finish_one_night_together(tmp_path
             workdir.mkdir()
             command = [sys.executable, "-m", "pipeline", "night", SAMPLE_NIGHT,
                        "--scheduler-host", "127.0.0.1", "--scheduler-port", str(port),
-                       "--lock-pid-dir", str(workdir / "locks"), "--pipeline-shard-files", "40",
+                       "--lock-pid-dir", str(workdir / "locks"), "--pipeline-shard-files", "10",
                        "--pipeline-index-url", redis_url, *folders(shared)]
             clients.append(subprocess.Popen(command, cwd=workdir, env=env(), stdout=subprocess.PIPE,
                                             stderr=subprocess.PIPE, text=True))
