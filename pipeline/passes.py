@@ -168,9 +168,7 @@ def site_keys_step(repaired: list[dict], tally: Tally) -> list[list]:
     site-line counts; timed in ``tally`` (the repair stage's, whose file they go to)."""
     with timed(tally):
         pages = []
-        hashes_of_texts = sitelines.line_hashes_of_texts([record["text"] for record in repaired])
-        for record, hashes in zip(repaired, hashes_of_texts):
-            page = sitelines.page_keys(record["text"].split("\n"), hashes)
+        for record, page in zip(repaired, sitelines.page_keys_of_texts([record["text"] for record in repaired])):
             if page is not None:
                 pages.append([site_of(record.get("url"), record["source"]["file"]), *page])
     return pages

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipeline.clean.boilerplate import CleanContext, clean_lines
 from pipeline.clean.lineclass import ClassifierSettings, Stoplists, main_text
 from pipeline.clean.rules import RulesError, SiteLineSettings, load_rules
-from pipeline.clean.sitelines import SiteCounts, line_hashes_of_texts, line_key
+from pipeline.clean.sitelines import SiteCounts, line_hashes_of_texts, line_key, page_keys, page_keys_of_texts
 from pipeline.text import has_more_words, squeeze_spaces, word_count
 from tests.conftest import SAMPLES, Night
 
@@ -389,6 +389,27 @@ def test_compiled_line_hashes_for_every_character_of_the_first_plane():
         lines = text.split("\n")
         assert hashes.tolist() == [xxhash.xxh64_intdigest(" ".join(line.split()).casefold().encode())
                                    for line in lines]
+
+
+# Lines that tie on their stripped length, so that the story key is chosen among them.
+TIED_TEXTS = st.lists(st.sampled_from(["ab", "ba", " ab", "AB", "ab ", "", " ", "Menu", "menu", "é", "x\ty"]),
+                      max_size=6).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE_TEXTS | TIED_TEXTS, max_size=6))
+def test_page_keys_of_a_chunk_are_each_pages_keys(texts):
+    assert page_keys_of_texts(texts) == [page_keys(text.split("\n")) for text in texts]
+
+
+def test_page_keys_of_a_chunk_on_the_sample_dumps():
+    # Whole dumps as texts: many pages' lines, menus and blank lines between them.
+    texts = [path.read_bytes().decode("utf-8", "replace") for path in sorted(SAMPLES.rglob("*.txt"))]
+    texts += [piece for text in texts for piece in text.split("\n\n")]
+    assert len(texts) >= 10
+    found = page_keys_of_texts(texts)
+    assert found == [page_keys(text.split("\n")) for text in texts]
+    assert sum(page is None for page in found) >= 1 and sum(page is not None for page in found) >= 30
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())

@@ -57,15 +57,24 @@ def line_hashes_of_texts(texts: Sequence[str]) -> list[np.ndarray]:
     """
     if not texts:
         return []
+    hashes, counts, _lines = _joined_line_hashes(texts)
+    return np.split(hashes, np.cumsum(counts)[:-1].tolist())
+
+
+def _joined_line_hashes(texts: Sequence[str], lines: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """``line_hash`` of every line of all the texts, one after another, and each text's
+    number of lines; ``lines``: the texts' lines, one after another, if known (returned,
+    or the lines split when some had to be hashed one by one, or None)."""
     joined = "\n".join(texts)
     hashes, other = wordhash.line_hashes(joined.encode("utf-8"))
     flagged = np.flatnonzero(other).tolist()
     if flagged:  # lines the loop does not fold (upper case beyond ASCII, odd spaces ...)
-        lines = joined.split("\n")
+        if lines is None:
+            lines = joined.split("\n")
         for j in flagged:
             hashes[j] = line_hash(lines[j])
-    ends = np.cumsum([text.count("\n") + 1 for text in texts])
-    return np.split(hashes, ends[:-1].tolist())
+    counts = np.array([text.count("\n") + 1 for text in texts], dtype=np.int64)
+    return hashes, counts, lines
 
 
 def load_kernels() -> None:
@@ -93,6 +102,52 @@ def page_keys(page_lines: Sequence[str], hashes: np.ndarray | None = None) -> tu
         return None
     # Sorted as numbers is sorted as fixed-width hexadecimal.
     return f"{story:016x}", hex_keys(np.array(sorted(distinct), dtype=np.uint64))
+
+
+def page_keys_of_texts(texts: Sequence[str]) -> list[tuple[str, list[str]] | None]:
+    """``page_keys`` of each text's lines (``text.split("\\n")``), for a chunk of texts
+    at once: the lines hashed by one loop, their distinct keys sorted and the longest
+    found with array operations; only a text whose longest stripped lines tie is
+    looked at again, to choose among them as ``page_keys`` does.
+
+    >>> page_keys_of_texts(["Menu\\nA story.", " \\n"]) == [page_keys(["Menu", "A story."]), None]
+    True
+    """
+    if not texts:
+        return []
+    lines = "\n".join(texts).split("\n")
+    hashes, counts, _ = _joined_line_hashes(texts, lines)
+    sizes = np.array([len(line.strip()) for line in lines], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    owner = np.repeat(np.arange(len(texts)), counts)
+    longest = np.maximum.reduceat(sizes, starts)
+    # The lines as long as their text's longest (stripped, not blank): one, or a tie.
+    ties = np.flatnonzero((sizes == longest[owner]) & (sizes > 0))
+    with_text, at = np.unique(owner[ties], return_index=True)
+    first = np.full(len(texts), -1, dtype=np.int64)
+    first[with_text] = ties[at]
+    tied = np.bincount(owner[ties], minlength=len(texts)) > 1
+    # Each text's distinct keys of its non-blank lines, sorted by text then key.
+    filled = np.flatnonzero(sizes)
+    order = np.lexsort((hashes[filled], owner[filled]))
+    pairs_owner, pairs_hash = owner[filled][order], hashes[filled][order]
+    fresh = np.ones(len(order), dtype=bool)
+    fresh[1:] = (pairs_owner[1:] != pairs_owner[:-1]) | (pairs_hash[1:] != pairs_hash[:-1])
+    keys = hex_keys(pairs_hash[fresh])
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(pairs_owner[fresh], minlength=len(texts)))]).tolist()
+    stories = hex_keys(hashes[np.maximum(first, 0)])
+    out: list[tuple[str, list[str]] | None] = []
+    for i, (j, is_tied) in enumerate(zip(first.tolist(), tied.tolist())):
+        if j < 0:
+            out.append(None)
+            continue
+        story = stories[i]
+        if is_tied:  # the longest lines tie on length: the greatest line, as page_keys
+            start = int(starts[i])
+            best = max(range(start, start + int(counts[i])), key=lambda k: (sizes[k], lines[k]))
+            story = f"{int(hashes[best]):016x}"
+        out.append((story, keys[bounds[i] : bounds[i + 1]]))
+    return out
 
 
 @dataclass
