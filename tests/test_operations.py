@@ -344,6 +344,21 @@ def test_the_benchmarks_night_reports_a_timeline_from_every_worker(tmp_path):
     assert timeline["tasks_running"]["1"] > 0
 
 
+def test_the_floor_benchmark_times_each_step_on_every_article_of_a_night(tmp_path):
+    from bench.floor import step_seconds
+
+    command = [sys.executable, "-m", "bench.run_night", SAMPLE_NIGHT, str(SAMPLES), str(tmp_path / "out"),
+               str(tmp_path / "state")]
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+    stages = tmp_path / "out" / SAMPLE_NIGHT / "stages"
+    steps, articles = step_seconds(stages, repeat=1)
+    read = [line for path in (stages / "1-read").glob("shard-*.articles.jsonl")
+            for line in path.read_bytes().splitlines() if line.strip()]
+    assert articles == len(read) > 10
+    assert list(steps) == ["parse", "repair", "languages", "sign"]
+    assert all(seconds > 0 for seconds in steps.values())
+
+
 def test_the_benchmarks_memory_sampler_adds_up_the_tree_it_watches_and_leaves_out_what_it_is_told():
     from bench.memory import Sampler, TreeMemory
 
