@@ -93,7 +93,7 @@ def main() -> int:
     generate(work / "raw", args.articles, jsonl_files=8)
     rounds = []
     for _ in range(args.repeat):
-        rounds.append({"start": start_seconds(), "chain": run_chain(work, 1)["seconds"],
+        rounds.append({"start": round(start_seconds(), 3), "chain": run_chain(work, 1)["seconds"],
                        "text_dedup": run_peer(python, work, 1)["seconds"] if python else None})
     steps, articles = step_seconds(work / "out" / NIGHT / "stages", args.repeat)
     floor = {"start": statistics.median(r["start"] for r in rounds), **steps}
