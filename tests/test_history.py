@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from pipeline.dedup.doc import Match
 from pipeline.dedup.fingerprint import band_fingerprints, make_docs
 from pipeline.dedup.history import History, Superseded
 from pipeline.io.arrays import shingle_array
-from tests.conftest import Night
+from tests.conftest import ROOT, Night
 
 NIGHT_1, NIGHT_2 = "2026-11-26", "2026-11-27"
 
@@ -127,6 +129,94 @@ def test_file_history_recovers_from_a_commit_killed_between_its_renames(tmp_path
     history = History(tmp_path, config)
     assert sorted(p.name for p in folder.iterdir()) == [".lock", NIGHT_1, "MANIFEST.json", "SETTINGS"]
     assert len(looked_up(history, story_docs(NIGHT_2, config), NIGHT_2)) == 3
+    history.close()
+
+
+# A process that commits night 1 (a first version with FIRST=yes, then another), killed
+# (os._exit, as kill -9) at WHERE: "index", once the Redis index holds the new version;
+# "manifest", once the new folder is in place, before the manifest lists it.
+KILLED_COMMIT = """
+import os, sys
+from pipeline.dedup.config import DedupConfig
+from pipeline.dedup.history import History, redisindex, store
+from tests.test_history import NIGHT_1, story_docs
+
+state, url, where, first = sys.argv[1:5]
+config = DedupConfig()
+history = History(state, config, url)
+if first == "yes":
+    history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
+replace = redisindex.RedisIndex.replace_night
+if where == "index":
+    redisindex.RedisIndex.replace_night = lambda self, *args: (replace(self, *args), os._exit(137))
+else:
+    store.History.write_manifest = lambda self, nights: os._exit(137)
+history.commit(NIGHT_1, story_docs(NIGHT_1, config, suffix=" Updated."), [])
+"""
+
+
+@pytest.mark.parametrize("with_redis, where, first", [
+    (False, "manifest", "no"), (False, "manifest", "yes"),
+    (True, "index", "no"), (True, "index", "yes"), (True, "manifest", "no"), (True, "manifest", "yes"),
+])
+def test_a_commit_killed_between_its_intent_and_its_manifest_leaves_the_night_as_the_manifest_has_it(
+        tmp_path, request, with_redis, where, first):
+    from pipeline.dedup.history.checking import all_problems
+
+    url = request.getfixturevalue("redis_url") if with_redis else ""
+    killed = subprocess.run([sys.executable, "-c", KILLED_COMMIT, str(tmp_path), url, where, first],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert killed.returncode == 137, killed.stderr
+    folder = tmp_path / "history"
+    assert [p.name for p in folder.glob(".*.commit-*")]  # the dead run's intent, before the history is opened
+    config = DedupConfig()
+    history = History(tmp_path, config, url)
+    try:
+        assert all_problems(history) == []  # nothing damaged, no night folder the manifest does not list
+        if first == "yes":  # the first version, whole: its folder, the manifest's entry, the index's
+            assert list(history.nights()) == [NIGHT_1]
+            assert sorted(p.name for p in folder.iterdir() if p.name != ".checked.json") == [
+                ".lock", NIGHT_1, "MANIFEST.json", "SETTINGS"]
+            found = history.candidates(story_docs(NIGHT_2, config), NIGHT_2, None)
+            assert sorted(d.id for docs in found.values() for d in docs) == [
+                f"{name}-{NIGHT_1}" for name in sorted(VERSIONS)]
+            first_version = {d.key: d.n_words for d in story_docs(NIGHT_1, config)}  # " Updated." adds a word
+            assert {d.key: d.n_words for docs in found.values() for d in docs} == first_version
+        else:  # never committed: nothing of it left, in the folders or the index
+            assert history.nights() == {}
+            assert sorted(p.name for p in folder.iterdir() if p.name != ".checked.json") == [
+                ".lock", "SETTINGS"] + (["MANIFEST.json"] if (folder / "MANIFEST.json").exists() else [])
+            if with_redis:
+                assert history.index.nights() == {}
+            assert history.candidates(story_docs(NIGHT_2, config), NIGHT_2, None) == {}
+        history.commit(NIGHT_1, story_docs(NIGHT_1, config, suffix=" Updated."), [])  # done again
+        assert all_problems(history) == []
+    finally:
+        history.close()
+
+
+def test_a_commit_that_fails_once_the_redis_index_took_its_entries_gives_them_back(tmp_path, redis_url, monkeypatch):
+    from pipeline.dedup.history.checking import all_problems
+
+    config = DedupConfig()
+    history = History(tmp_path, config, redis_url)
+    history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
+    first = history.index.nights()
+    rename = Path.rename
+
+    def full_disk(self, target):  # the new folder cannot be moved into place
+        if ".tmp-" in self.name:
+            raise OSError(28, "No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", full_disk)
+    with pytest.raises(OSError):
+        history.commit(NIGHT_1, story_docs(NIGHT_1, config, suffix=" Updated."), [])
+    monkeypatch.undo()
+    assert history.index.nights() == first
+    assert all_problems(history) == []
+    assert sorted(p.name for p in (tmp_path / "history").iterdir() if p.name != ".checked.json") == [
+        ".lock", NIGHT_1, "MANIFEST.json", "SETTINGS"]
     history.close()
 
 

@@ -157,9 +157,10 @@ def test_unwritable_output_folder_fails_the_run_naming_the_path(tmp_path):
 # --- killed runs ----------------------------------------------------------------------------
 
 
-def luigi_cli(root: Path, *flags: str, popen: bool = False):
+def luigi_cli(root: Path, *flags: str, popen: bool = False, runner: tuple[str, ...] = ("-m", "luigi")):
+    """The night by Luigi's command line (``runner``: how Python starts it)."""
     command = [
-        sys.executable, "-m", "luigi", "--module", "pipeline.tasks", "CleanCorpus", "--date", SAMPLE_NIGHT,
+        sys.executable, *runner, "--module", "pipeline.tasks", "CleanCorpus", "--date", SAMPLE_NIGHT,
         "--pipeline-raw-dir", str(root / "raw"), "--pipeline-out-dir", str(root / "out"),
         "--pipeline-state-dir", str(root / "state"), *flags,
     ]
@@ -212,6 +213,40 @@ def test_a_run_killed_at_any_point_then_rerun_gives_the_same_outputs(tmp_path):
     assert luigi_cli(killed, "--pipeline-shard-files", "40").returncode == 0
     assert output_bytes(killed) == output_bytes(reference)
     assert not [p for p in (killed / "out").rglob("*.tmp")]
+
+
+# Luigi's command line, in a process that dies (os._exit, as kill -9) where the history
+# commit would write its manifest: the night's folder is in place, the manifest does not
+# list it yet.
+DIES_BEFORE_THE_MANIFEST = """
+import os, sys
+import luigi.cmdline
+from pipeline.dedup.history import store
+store.History.write_manifest = lambda self, nights: os._exit(137)
+luigi.cmdline.luigi_run(sys.argv[1:])
+"""
+
+
+def test_a_night_killed_before_its_history_manifest_was_written_finishes_when_run_again(tmp_path):
+    # Met in CI by the kill-at-any-point test: the first commit's folder in place and no
+    # manifest yet, which the next run took for a history whose manifest was lost (exit 11).
+    reference = tmp_path / "reference"
+    shutil.copytree(SAMPLES / SAMPLE_NIGHT, reference / "raw" / SAMPLE_NIGHT)
+    assert luigi_cli(reference).returncode == 0
+    killed = tmp_path / "killed"
+    shutil.copytree(reference / "raw", killed / "raw")
+    assert luigi_cli(killed, runner=("-c", DIES_BEFORE_THE_MANIFEST)).returncode == 137
+    history = killed / "state" / "history"
+    assert (history / SAMPLE_NIGHT).is_dir() and not (history / "MANIFEST.json").exists()
+    assert luigi_cli(killed).returncode == 0
+    assert output_bytes(killed) == output_bytes(reference)
+    assert history_bytes(killed) == history_bytes(reference)
+
+
+def history_bytes(root: Path) -> dict[str, bytes]:
+    folder = root / "state" / "history"
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in (".checked.json", ".lock")}
 
 
 def test_a_run_killed_while_it_recorded_its_settings_records_them_when_run_again(tmp_path):

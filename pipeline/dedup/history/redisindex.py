@@ -22,7 +22,7 @@ index with the night's old version or its new one, never a part of either.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import redis
@@ -100,6 +100,31 @@ class RedisIndex:
         prints, owners = folder.array("bands.npy"), folder.array("bands.docs.npy")
         exact, exact_owners = folder.array("exact.npy"), folder.array("exact.docs.npy")
         articles = folder.articles()
+
+        def add(pipe, night_key: str) -> None:
+            self._entries(pipe.sadd, night, prints, owners, [bytes(k).decode("ascii") for k in exact], exact_owners)
+            pipe.hset(night_key, mapping={
+                "bands": prints.astype(np.int64).tobytes(), "owners": owners.astype(np.int32).tobytes(),
+                "exact": b"".join(bytes(k) for k in exact),
+                "exact_owners": exact_owners.astype(np.int32).tobytes(),
+            })
+            pipe.hset(self._nights_key, night, f"{digest} {articles}")
+
+        self._change_night(night, add)
+
+    def remove_night(self, night: str) -> None:
+        """Take the night's entries out of the index, in one transaction (nothing to do
+        for a night it does not hold)."""
+
+        def forget(pipe, night_key: str) -> None:
+            pipe.delete(night_key)
+            pipe.hdel(self._nights_key, night)
+
+        self._change_night(night, forget)
+
+    def _change_night(self, night: str, then: Callable[[Any, str], None]) -> None:
+        """In one transaction, retried if another client changes the night meanwhile: the
+        night's entries removed, then what ``then(pipe, night_key)`` queues."""
         night_key = self._key("night", night)
         with self.redis.pipeline(transaction=True) as pipe:
             while True:
@@ -111,14 +136,7 @@ class RedisIndex:
                         self._entries(pipe.srem, night, np.frombuffer(old[0], np.int64),
                                       np.frombuffer(old[1], np.int32), _split_keys(old[2]),
                                       np.frombuffer(old[3], np.int32))
-                    self._entries(pipe.sadd, night, prints, owners, [bytes(k).decode("ascii") for k in exact],
-                                  exact_owners)
-                    pipe.hset(night_key, mapping={
-                        "bands": prints.astype(np.int64).tobytes(), "owners": owners.astype(np.int32).tobytes(),
-                        "exact": b"".join(bytes(k) for k in exact),
-                        "exact_owners": exact_owners.astype(np.int32).tobytes(),
-                    })
-                    pipe.hset(self._nights_key, night, f"{digest} {articles}")
+                    then(pipe, night_key)
                     pipe.execute()
                     return
                 except redis.WatchError:

@@ -12,12 +12,16 @@
                       inode): unchanged files are not read again each night
       2026-11-26/     one night's folder (see ``files``)
 
-A commit writes the night's folder under a temporary name, puts it in the Redis index
+A commit writes the night's folder under a temporary name, records its intent (a
+``.NIGHT.commit-RUN`` file holding the new version's digest), puts it in the Redis index
 when there is one (one MULTI/EXEC transaction), renames the folder into place, and
 writes the manifest last, atomically. Readers go by the manifest: a night is in the
-history when the manifest lists it, and only then. So a kill at any point leaves the
-night either committed whole or not at all (in its previous version), and the
-interrupted commit is simply done again.
+history when the manifest lists it, and only then. A kill between the intent and the
+manifest leaves the index or the folder ahead of the manifest; the next opening of the
+history (under its lock) finds the dead run's intent and takes the night back to the
+manifest's version, folder and index entries, or finishes the clean-up when the
+manifest was written. So a kill at any point leaves the night either committed whole
+or not at all (in its previous version), and the interrupted commit is simply done again.
 
 Before a night's dedup reads the history, :meth:`History.window_problems` checks that
 it is complete and intact for the night's window: every earlier night the window
@@ -73,6 +77,9 @@ SETTINGS_NAME = "SETTINGS"
 CHECKED_NAME = ".checked.json"
 LOCK_NAME = ".lock"
 STORE = "files-1"
+# The file a commit leaves while its night's index entries or folder are ahead of the
+# manifest: ``.NIGHT.commit-RUN``, holding the new version's digest.
+INTENT = ".commit-"
 
 class History:
     """The history in ``state_dir/history`` (see the module docstring); ``index_url``:
@@ -231,6 +238,7 @@ class History:
                 info: CommitInfo, nights: dict[str, NightEntry] | None = None) -> NightEntry:
         committed = dict(self.nights() if nights is None else nights)  # before the folder moves in
         tmp = self.folder / f".{night}.tmp-{run_tag()}"
+        intent = self.folder / f".{night}{INTENT}{run_tag()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             sums = write_night(tmp, night, kept, superseded, self.config)
@@ -239,6 +247,10 @@ class History:
                 site_lines=checksum(info.site_lines) if info.site_lines and info.site_lines.exists() else None,
                 compared_with=info.compared_with, gaps=info.gaps,
             )
+            # From here to the manifest, the index and the folder move ahead of it: the
+            # intent names the new version, for the way back (``_settle``).
+            write_text(intent, entry.digest + "\n")
+            fsync_dir(self.folder)
             if self.index is not None:
                 self.index.replace_night(night, entry.digest, NightFolder(tmp))
             final = self.folder / night
@@ -249,10 +261,16 @@ class History:
             fsync_dir(self.folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # a failed commit leaves nothing behind
+            if intent.exists():
+                try:
+                    self._settle(night, intent)
+                except Exception:  # noqa: BLE001 - the intent stays, for the next opening once this run ends
+                    pass
             raise
         committed[night] = entry
         self.write_manifest(committed)
         shutil.rmtree(old, ignore_errors=True)
+        intent.unlink()
         return entry
 
     def write_manifest(self, nights: dict[str, NightEntry]) -> None:
@@ -314,9 +332,14 @@ class History:
         return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def _recover(self) -> None:
-        """Undo commits that were cut short (called under the exclusive lock): their
+        """Undo commits that were cut short (called under the exclusive lock): a night
+        whose commit recorded its intent goes back to the manifest's version (``_settle``);
         temporary folders go; a night whose folder was moved aside and not replaced gets
         it back. Another machine's commit in progress is left alone."""
+        for path in sorted(self.folder.glob(f".*{INTENT}*")):
+            night, tag = path.name[1:].split(INTENT, 1)
+            if not run_alive(tag):
+                self._settle(night, path)
         for path in sorted(self.folder.glob(".*.tmp-*")):
             if not run_alive(path.name.split(".tmp-", 1)[1]):
                 shutil.rmtree(path, ignore_errors=True)
@@ -328,6 +351,41 @@ class History:
                 shutil.rmtree(path, ignore_errors=True)
             else:  # killed between the two renames: the previous version is the night's
                 path.rename(self.folder / night)
+
+    def _settle(self, night: str, intent: Path) -> None:
+        """Finish or undo the commit of ``night`` whose ``intent`` a run left: when the
+        manifest lists the intended version, the commit was whole and only its clean-up
+        is left; else the night goes back to the manifest's version (the new folder
+        removed, the previous one put back) and the Redis index is made to hold that
+        version's entries, or none when the manifest does not list the night."""
+        intended = intent.read_text().strip()
+        try:
+            listed = self.read_manifest()[0].get(night)
+        except HistoryDamaged:
+            listed = None  # the manifest unreadable: nothing says the new version was committed
+        folder = self.folder / night
+        old = self.folder / f".{night}.old-{intent.name.split(INTENT, 1)[1]}"  # the same run moved it aside
+        if listed is None or listed.digest != intended:
+            if folder.is_dir() and _commit_digest(folder) == intended:
+                shutil.rmtree(folder)
+            if old.is_dir() and not folder.exists():
+                old.rename(folder)
+            if self.index is not None:
+                if listed is not None and folder.is_dir():
+                    self.index.replace_night(night, listed.digest, NightFolder(folder))
+                else:
+                    self.index.remove_night(night)
+        shutil.rmtree(old, ignore_errors=True)
+        fsync_dir(self.folder)
+        intent.unlink()
+
+
+def _commit_digest(folder: Path) -> str | None:
+    """The digest a night folder's commit record gives, or None when it cannot be read."""
+    try:
+        return NightFolder(folder).commit_record().get("digest")
+    except HistoryDamaged:
+        return None
 
 
 def open_history(state_dir: Path | str, index_url: str, config: DedupConfig, for_rebuild: bool = False) -> History:
