@@ -249,7 +249,10 @@ class History:
             )
             # From here to the manifest, the index and the folder move ahead of it: the
             # intent names the new version, for the way back (``_settle``).
-            write_text(intent, entry.digest + "\n")
+            with open(intent, "w", encoding="ascii") as handle:  # its own name: no temporary file
+                handle.write(entry.digest + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
             fsync_dir(self.folder)
             if self.index is not None:
                 self.index.replace_night(night, entry.digest, NightFolder(tmp))
@@ -358,7 +361,7 @@ class History:
         is left; else the night goes back to the manifest's version (the new folder
         removed, the previous one put back) and the Redis index is made to hold that
         version's entries, or none when the manifest does not list the night."""
-        intended = intent.read_text().strip()
+        intended = intent.read_text().strip()  # cut short while written: matches no version
         try:
             listed = self.read_manifest()[0].get(night)
         except HistoryDamaged:
