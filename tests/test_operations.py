@@ -230,17 +230,24 @@ luigi.cmdline.luigi_run(sys.argv[1:])
 def test_a_night_killed_before_its_history_manifest_was_written_finishes_when_run_again(tmp_path):
     # Met in CI by the kill-at-any-point test: the first commit's folder in place and no
     # manifest yet, which the next run took for a history whose manifest was lost (exit 11).
-    reference = tmp_path / "reference"
-    shutil.copytree(SAMPLES / SAMPLE_NIGHT, reference / "raw" / SAMPLE_NIGHT)
-    assert luigi_cli(reference).returncode == 0
-    killed = tmp_path / "killed"
-    shutil.copytree(reference / "raw", killed / "raw")
+    reference, killed = samples_run_and_copied(tmp_path)
     assert luigi_cli(killed, runner=("-c", DIES_BEFORE_THE_MANIFEST)).returncode == 137
     history = killed / "state" / "history"
     assert (history / SAMPLE_NIGHT).is_dir() and not (history / "MANIFEST.json").exists()
     assert luigi_cli(killed).returncode == 0
     assert output_bytes(killed) == output_bytes(reference)
     assert history_bytes(killed) == history_bytes(reference)
+
+
+def samples_run_and_copied(tmp_path: Path) -> tuple[Path, Path]:
+    """The samples' night run once through Luigi (the reference), and a folder holding the
+    same raw files, not yet run."""
+    reference = tmp_path / "reference"
+    shutil.copytree(SAMPLES / SAMPLE_NIGHT, reference / "raw" / SAMPLE_NIGHT)
+    assert luigi_cli(reference).returncode == 0
+    killed = tmp_path / "killed"
+    shutil.copytree(reference / "raw", killed / "raw")
+    return reference, killed
 
 
 def history_bytes(root: Path) -> dict[str, bytes]:
@@ -257,11 +264,7 @@ def test_a_run_killed_while_it_recorded_its_settings_records_them_when_run_again
     # file stayed among the outputs).
     import socket
 
-    reference = tmp_path / "reference"
-    shutil.copytree(SAMPLES / SAMPLE_NIGHT, reference / "raw" / SAMPLE_NIGHT)
-    assert luigi_cli(reference).returncode == 0
-    killed = tmp_path / "killed"
-    shutil.copytree(reference / "raw", killed / "raw")
+    reference, killed = samples_run_and_copied(tmp_path)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     stages = killed / "out" / SAMPLE_NIGHT / "stages"
