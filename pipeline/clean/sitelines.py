@@ -57,14 +57,13 @@ def line_hashes_of_texts(texts: Sequence[str]) -> list[np.ndarray]:
     """
     if not texts:
         return []
-    hashes, counts, _lines = _joined_line_hashes(texts)
+    hashes, counts = _joined_line_hashes(texts)
     return np.split(hashes, np.cumsum(counts)[:-1].tolist())
 
 
-def _joined_line_hashes(texts: Sequence[str], lines: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+def _joined_line_hashes(texts: Sequence[str], lines: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``line_hash`` of every line of all the texts, one after another, and each text's
-    number of lines; ``lines``: the texts' lines, one after another, if known (returned,
-    or the lines split when some had to be hashed one by one, or None)."""
+    number of lines; ``lines``: the texts' lines, one after another, if known."""
     joined = "\n".join(texts)
     hashes, other = wordhash.line_hashes(joined.encode("utf-8"))
     flagged = np.flatnonzero(other).tolist()
@@ -73,8 +72,7 @@ def _joined_line_hashes(texts: Sequence[str], lines: list[str] | None = None) ->
             lines = joined.split("\n")
         for j in flagged:
             hashes[j] = line_hash(lines[j])
-    counts = np.array([text.count("\n") + 1 for text in texts], dtype=np.int64)
-    return hashes, counts, lines
+    return hashes, np.array([text.count("\n") + 1 for text in texts], dtype=np.int64)
 
 
 def load_kernels() -> None:
@@ -116,7 +114,7 @@ def page_keys_of_texts(texts: Sequence[str]) -> list[tuple[str, list[str]] | Non
     if not texts:
         return []
     lines = "\n".join(texts).split("\n")
-    hashes, counts, _ = _joined_line_hashes(texts, lines)
+    hashes, counts = _joined_line_hashes(texts, lines)
     sizes = np.array([len(line.strip()) for line in lines], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     owner = np.repeat(np.arange(len(texts)), counts)
