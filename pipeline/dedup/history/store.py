@@ -374,9 +374,14 @@ class History:
             if old.is_dir() and not folder.exists():
                 old.rename(folder)
             if self.index is not None:
+                restored = False
                 if listed is not None and folder.is_dir():
-                    self.index.replace_night(night, listed.digest, NightFolder(folder))
-                else:
+                    try:
+                        self.index.replace_night(night, listed.digest, NightFolder(folder))
+                        restored = True
+                    except HistoryDamaged:
+                        pass  # the manifest's folder is damaged: the checks name it, the index lacks it
+                if not restored:
                     self.index.remove_night(night)
         shutil.rmtree(old, ignore_errors=True)
         fsync_dir(self.folder)
