@@ -220,6 +220,30 @@ def test_a_commit_that_fails_once_the_redis_index_took_its_entries_gives_them_ba
     history.close()
 
 
+def test_a_dead_commits_intent_over_a_damaged_folder_still_lets_the_history_open(tmp_path, redis_url):
+    # The index cannot be given the manifest's version back from a damaged folder: the
+    # night leaves the index, the history opens (history rebuild needs it), the checks name the file.
+    import socket
+
+    from pipeline.dedup.history.checking import all_problems
+
+    config = DedupConfig()
+    history = History(tmp_path, config, redis_url)
+    history.commit(NIGHT_1, story_docs(NIGHT_1, config), [])
+    history.close()
+    folder = tmp_path / "history"
+    (folder / NIGHT_1 / "bands.npy").write_bytes(b"cut")
+    (folder / f".{NIGHT_1}.commit-{socket.gethostname()}-999999999").write_text("another version\n")
+    history = History(tmp_path, config, redis_url)
+    try:
+        assert history.index.nights() == {}
+        assert not list(folder.glob(".*.commit-*"))
+        problems = [str(p) for p in all_problems(history)]
+        assert any("bands.npy: damaged" in p for p in problems), problems
+    finally:
+        history.close()
+
+
 # --- BBC: one night, two nights ------------------------------------------------------------
 
 
