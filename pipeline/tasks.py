@@ -43,7 +43,9 @@ from pipeline.dedup.history import (
     REBUILD_HINT,
     CommitInfo,
     HistoryDamaged,
+    committed_aside,
     gaps_between,
+    keep_committed_counts,
     open_history,
     site_line_sanity,
     window_digest,
@@ -148,6 +150,8 @@ class CountSiteLines(NightTask):
                     raise HistoryDamaged(f"{problems[0]}; {REBUILD_HINT}")
                 recent.append((night, path))
         out = self.output()
+        # A rerun: the night's committed counts are kept until its commit lists the new ones.
+        keep_committed_counts(Path(out["state"].path), Path(Settings().state_dir), self.paths.date)
         stages.count_site_lines([Path(t["sitepages"].path) for t in self.input()["shards"]], recent,
                                 load_rules(rules_path()).site_lines, self.paths.date, Path(out["lines"].path),
                                 Path(out["stats"].path), Path(out["state"].path), Path(out["counts"].path))
@@ -288,6 +292,7 @@ class CommitHistory(NightTask):
             history.commit(night, kept, superseded, info)
         finally:
             history.close()
+        committed_aside(info.site_lines).unlink(missing_ok=True)  # a rerun's: its new counts are committed
         where = "redis" if settings.index_url else "files"
         StageStats({"kept": len(kept), "superseded": len(superseded), "history": where},
                           time.perf_counter() - started).write(self.output().path)

@@ -356,6 +356,49 @@ def _index_holds_exactly_its_nights(history) -> None:
         assert refs.get(night, set()) == expected
 
 
+# ``python -m pipeline``, in a process that dies (os._exit, as kill -9) right after the
+# night's site-line counts are written to the state folder: before its history commit.
+DIES_AFTER_THE_SITE_LINE_COUNTS = """
+import os, sys
+from pipeline import stages
+from pipeline.__main__ import main
+
+counted = stages.count_site_lines
+stages.count_site_lines = lambda *args, **kwargs: (counted(*args, **kwargs), os._exit(137))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_rerun_killed_once_its_site_line_counts_changed_lets_the_next_night_run(tmp_path):
+    # The counts of a committed night replaced before its commit: the next night's check
+    # took them for damaged counts (exit 11). The rerun is finished by the next night.
+    nights = NIGHTS[:2]
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    for root in (reference, killed):
+        write_nights(root / "raw", nights)
+    first_feed = killed / "raw" / nights[0] / "feed.jsonl"
+    assert night_cli(killed, nights[0]).returncode == 0
+    for root in (reference, killed):  # night 1 loses a story, and its file's counts change
+        feed = root / "raw" / nights[0] / "feed.jsonl"
+        feed.write_bytes(b"".join(feed.read_bytes().splitlines(keepends=True)[:-1]))
+    assert first_feed.read_bytes() == (reference / "raw" / nights[0] / "feed.jsonl").read_bytes()
+    cut = subprocess.run([sys.executable, "-c", DIES_AFTER_THE_SITE_LINE_COUNTS, "rerun", nights[0], *flags(killed)],
+                         cwd=killed, env=env(), capture_output=True, text=True)
+    assert cut.returncode == 137, cut.stderr[-2000:]
+    counts = killed / "state" / "site_lines"
+    assert (counts / f".{nights[0]}.json.committed").exists()
+    verified = pipeline_cli(killed, "history", "verify")  # a rerun waiting for its commit: a warning
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "a rerun of night 2026-11-24 that has not committed yet" in verified.stdout + verified.stderr
+    for night in nights:  # night 1 run again (finishing its rerun), then night 2
+        assert night_cli(killed, night).returncode == 0
+        assert night_cli(reference, night).returncode == 0
+    assert outputs(killed, nights) == outputs(reference, nights)
+    assert not list(counts.glob(".*"))
+    verified = pipeline_cli(killed, "history", "verify")
+    assert verified.returncode == 0 and "problem" not in verified.stdout + verified.stderr, verified.stdout
+
+
 def test_a_redis_commit_cut_short_leaves_the_night_out_whole(redis_url, tmp_path, monkeypatch):
     import redis
 

@@ -1,7 +1,13 @@
 """The kept articles of earlier nights, for cross-night dedup (see ``store``)."""
 
 from pipeline.dedup.history.base import HistoryMismatch, Superseded, in_window, settings_fingerprint
-from pipeline.dedup.history.checking import all_problems, site_line_sanity, window_problems
+from pipeline.dedup.history.checking import (
+    all_problems,
+    committed_aside,
+    keep_committed_counts,
+    site_line_sanity,
+    window_problems,
+)
 from pipeline.dedup.history.files import HistoryDamaged
 from pipeline.dedup.history.manifest import (
     REBUILD_HINT,
@@ -18,6 +24,7 @@ from pipeline.dedup.history.store import History, open_history
 
 __all__ = [
     "REBUILD_HINT", "CommitInfo", "History", "HistoryDamaged", "HistoryMismatch", "NightEntry", "Problem",
-    "RebuildSources", "Superseded", "all_problems", "gaps_between", "in_window", "later_dependents", "open_history",
+    "RebuildSources", "Superseded", "all_problems", "committed_aside", "gaps_between", "in_window", "keep_committed_counts", "later_dependents",
+    "open_history",
     "rebuild", "settings_fingerprint", "site_line_sanity", "stale_nights", "window_digest", "window_problems",
 ]

@@ -18,8 +18,8 @@ import orjson
 
 from pipeline.dedup.history.base import in_window
 from pipeline.dedup.history.files import COMMIT_NAME, FileSum, HistoryDamaged, NightFolder, checksum
-from pipeline.dedup.history.manifest import REBUILD_HINT, NightEntry, Problem, stale_nights
-from pipeline.dedup.history.store import CHECKED_NAME, History, write_text
+from pipeline.dedup.history.manifest import MANIFEST_NAME, REBUILD_HINT, NightEntry, Problem, stale_nights
+from pipeline.dedup.history.store import CHECKED_NAME, FOLDER_NAME, History, write_text
 
 # Entries of each kind (band, exact) a night looks for in Redis when it is scheduled, per
 # night of its window (about 1.5 ms a night); verify looks for every one. Keys lost by
@@ -247,10 +247,35 @@ def site_line_problems(night: str, entry: NightEntry | None, folder: Path, check
         if found is None:
             return [Problem(night, f"{path}: missing, but {night}'s commit recorded it; {REBUILD_HINT}")]
         if found != entry.site_lines:
+            aside = committed_aside(path)
+            if checker.sum(aside) == entry.site_lines:
+                return [Problem(night, f"{path}: the counts of a rerun of night {night} that has not committed yet "
+                                       f"(the committed ones wait in {aside.name}): run the night again to finish it",
+                                warning=True)]
             return [Problem(night, f"{path}: damaged (not the counts night {night} committed); {REBUILD_HINT}")]
     if not path.exists():
         return []
     return [Problem(night, message) for message in site_line_sanity(path)]
+
+
+def committed_aside(path: Path) -> Path:
+    """Where a night's committed site-line counts (``path``) wait while a rerun's new ones
+    wait for the night's commit."""
+    return path.with_name(f".{path.name}.committed")
+
+
+def keep_committed_counts(path: Path, state_dir: Path, night: str) -> None:
+    """Before a rerun replaces a committed night's site-line counts (``path``): keep them
+    aside while they are the ones the history's manifest (in ``state_dir``) lists for the
+    night, so that a run cut short before the commit leaves counts the checks can tell
+    from damaged ones. The night's commit then removes them (``committed_aside``)."""
+    try:
+        manifest = Path(state_dir) / FOLDER_NAME / MANIFEST_NAME
+        entry = NightEntry.from_json(orjson.loads(manifest.read_bytes())["nights"][night])
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return  # not committed, or a manifest the checks will name
+    if entry.site_lines is not None and path.exists() and checksum(path) == entry.site_lines:
+        write_text(committed_aside(path), path.read_text(encoding="utf-8"))
 
 
 def site_line_sanity(path: Path) -> list[str]:
