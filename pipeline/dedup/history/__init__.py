@@ -24,7 +24,7 @@ from pipeline.dedup.history.store import History, open_history
 
 __all__ = [
     "REBUILD_HINT", "CommitInfo", "History", "HistoryDamaged", "HistoryMismatch", "NightEntry", "Problem",
-    "RebuildSources", "Superseded", "all_problems", "committed_aside", "gaps_between", "in_window", "keep_committed_counts", "later_dependents",
-    "open_history",
-    "rebuild", "settings_fingerprint", "site_line_sanity", "stale_nights", "window_digest", "window_problems",
+    "RebuildSources", "Superseded", "all_problems", "committed_aside", "gaps_between", "in_window",
+    "keep_committed_counts", "later_dependents", "open_history", "rebuild", "settings_fingerprint",
+    "site_line_sanity", "stale_nights", "window_digest", "window_problems",
 ]
