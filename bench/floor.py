@@ -5,8 +5,8 @@
 
 Runs the night once through the chain (``bench.peers``'s night and command), then times,
 on that night's own stage files and in one process, the steps that are already compiled
-loops or a required library, each as the chain runs them (chunks of ``MAX_CHUNK``
-articles), the fastest of ``--repeat`` runs:
+loops or a required library, each as the chain runs them (in ``io.parallel.batches``),
+the fastest of ``--repeat`` runs:
 
 - start: a fresh Python importing the tasks and loading what ``prepare_before_forking``
   loads (rules, compiled loops, language model), as every night does before its first task;
@@ -39,7 +39,7 @@ from bench.common import RESULTS, ROOT, best_of, machine, save
 from bench.peers import install, peer_python, run_chain, run_peer
 from bench.pipeline import NIGHT, generate
 from pipeline import passes
-from pipeline.io.parallel import MAX_CHUNK
+from pipeline.io.parallel import batches
 from pipeline.language import Identifier
 from pipeline.tasks import dedup_config
 
@@ -55,10 +55,6 @@ def start_seconds() -> float:
     return time.perf_counter() - started
 
 
-def chunks(items: list, size: int = MAX_CHUNK) -> list[list]:
-    return [items[at : at + size] for at in range(0, len(items), size)]
-
-
 def stage_lines(stages: Path, stage: str) -> list[bytes]:
     return [line for path in sorted((stages / stage).glob("shard-*.articles.jsonl"))
             for line in path.read_bytes().splitlines() if line.strip()]
@@ -68,15 +64,15 @@ def step_seconds(stages: Path, repeat: int) -> tuple[dict[str, float], int]:
     """Each step's fastest seconds over the night's articles, and their number."""
     read_lines, repaired_lines = stage_lines(stages, "1-read"), stage_lines(stages, "2-repair")
     parse, read = best_of(repeat, lambda: [orjson.loads(line) for line in read_lines])
-    repair, _ = best_of(repeat, lambda: [passes.repair_step([dict(r) for r in chunk]) for chunk in chunks(read)])
+    repair, _ = best_of(repeat, lambda: [passes.repair_step([dict(r) for r in chunk]) for chunk in batches(read)])
     repaired = [orjson.loads(line) for line in repaired_lines]
     identifier = Identifier.shared()
     identifier.classify_many(["Warm up."])
     languages, _ = best_of(repeat, lambda: [identifier.classify_many([r["text"] for r in chunk])
-                                            for chunk in chunks(repaired)])
+                                            for chunk in batches(repaired)])
     config = dedup_config()
     passes.sign_step(repaired[:8], NIGHT, config)
-    sign, _ = best_of(repeat, lambda: [passes.sign_step(chunk, NIGHT, config) for chunk in chunks(repaired)])
+    sign, _ = best_of(repeat, lambda: [passes.sign_step(chunk, NIGHT, config) for chunk in batches(repaired)])
     return {"parse": parse, "repair": repair, "languages": languages, "sign": sign}, len(read)
 
 

@@ -49,6 +49,7 @@ from pipeline.io.arrays import (
     digest_of,
 )
 from pipeline.io.jsonl import OutputError, fsync_dir
+from pipeline.io.parallel import batches
 
 COMMIT_NAME = "COMMIT.json"
 # The files of a night folder: the docs (see io.arrays), their index, what they superseded.
@@ -101,7 +102,7 @@ def write_night(folder: Path, night: str, kept: Iterable[Doc], superseded: Seque
     exact = []
     count = filled = 0
     with DocsWriter(folder, config.num_perm, in_place=True) as writer:
-        for chunk in _chunks(kept, WRITE_CHUNK):
+        for chunk in batches(kept, WRITE_CHUNK):
             writer.add(chunk)
             shingled = np.array([i for i, d in enumerate(chunk) if len(d.shingles)], dtype=np.int64)
             if len(shingled):
@@ -132,17 +133,6 @@ def write_night(folder: Path, night: str, kept: Iterable[Doc], superseded: Seque
     _write_synced(folder / COMMIT_NAME, orjson.dumps(commit, option=orjson.OPT_INDENT_2) + b"\n")
     fsync_dir(folder)
     return sums
-
-
-def _chunks(items: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
-    chunk: list[Doc] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def band_index(signatures: np.ndarray, lengths: np.ndarray, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -346,6 +346,8 @@ class History:
         for path in sorted(self.folder.glob(".*.tmp-*")):
             if not run_alive(path.name.split(".tmp-", 1)[1]):
                 shutil.rmtree(path, ignore_errors=True)
+        # A commit that records its intent has its moved-aside folder settled above: these
+        # are the commits of an earlier version, which recorded none.
         for path in sorted(self.folder.glob(".*.old-*")):
             night, tag = path.name[1:].split(".old-", 1)
             if run_alive(tag):
